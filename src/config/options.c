@@ -1,0 +1,199 @@
+/* options.c - the option table, the flag parser and --help. */
+#include "config/options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_STR, T_LONG, T_BOOL, T_LIST } opt_type;
+
+typedef struct {
+    const char *name;   /* --name */
+    const char *alias;  /* the seed's -name, also accepted with two dashes */
+    opt_type type;
+    size_t off;
+    const char *def;
+    const char *metavar;
+    const char *help;
+    long min, max;      /* for T_LONG */
+} option;
+
+#define OFF(f) offsetof(ww_config, f)
+
+static const option options[] = {
+    {"kubeconfig", NULL, T_STR, OFF(kubeconfig), NULL, "FILE",
+     "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account)", 0, 0},
+    {"context", NULL, T_STR, OFF(context), NULL, "NAME", "kubeconfig context (default: current-context)", 0, 0},
+    {"namespace", NULL, T_LIST, OFF(namespaces), NULL, "NS",
+     "watch only this namespace; repeat for several (default: all namespaces)", 0, 0},
+    {"selector", NULL, T_STR, OFF(selector), NULL, "LABELS", "label selector sent to the server, e.g. app=etl,tier!=dev", 0, 0},
+    {"field-selector", NULL, T_STR, OFF(field_selector), NULL, "FIELDS",
+     "field selector sent to the server, e.g. metadata.name=nightly", 0, 0},
+    {"resource", NULL, T_STR, OFF(resource), "workflows", "RES",
+     "what to watch: workflows, cronworkflows, workflowtemplates, clusterworkflowtemplates, or GROUP/VERSION/RESOURCE "
+     "(VERSION/RESOURCE for the core group)", 0, 0},
+    {"resource-version", "resourceVersion", T_STR, OFF(resource_version), NULL, "RV",
+     "start watching from this resourceVersion instead of listing first", 0, 0},
+    {"log-level", "logLevel", T_STR, OFF(log_level), "info", "LEVEL", "debug, info, warn or error", 0, 0},
+    {"log-format", NULL, T_STR, OFF(log_format), "json", "FMT", "json (one object per line) or text", 0, 0},
+    {"list-mode", NULL, T_STR, OFF(list_mode), "auto", "MODE",
+     "how to read the initial state: stream (sendInitialEvents), list (paged LIST) or auto (stream, falling back to list)",
+     0, 0},
+    {"page-size", NULL, T_LONG, OFF(page_size), "100", "N", "objects per LIST page", 1, 100000},
+    {"max-event-bytes", NULL, T_LONG, OFF(max_event_bytes), "16777216", "BYTES",
+     "largest watch event accepted; a longer one is an error that reconnects", 4096, 1L << 30},
+    {"max-page-bytes", NULL, T_LONG, OFF(max_page_bytes), "536870912", "BYTES", "largest LIST page accepted", 4096,
+     1L << 34},
+    {"watch-timeout-min", NULL, T_LONG, OFF(watch_timeout_min), "300", "SECONDS",
+     "each watch asks the server to end it after a random time in [min,max)", 1, 86400},
+    {"watch-timeout-max", NULL, T_LONG, OFF(watch_timeout_max), "600", "SECONDS", "see --watch-timeout-min", 2, 86400},
+    {"help", NULL, T_BOOL, OFF(help), "false", NULL, "show this help and exit", 0, 0},
+    {"version", NULL, T_BOOL, OFF(version), "false", NULL, "show the version and exit", 0, 0},
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+static int set(ww_config *c, const option *o, const char *val, const char *origin) {
+    void *p = (char *)c + o->off;
+    switch (o->type) {
+    case T_STR: {
+        char **s = p;
+        free(*s);
+        *s = strdup(val);
+        return 0;
+    }
+    case T_LIST: {
+        if (c->n_namespaces == WW_MAX_NAMESPACES) {
+            fprintf(stderr, "workflow-watcher: %s: at most %d values\n", origin, WW_MAX_NAMESPACES);
+            return 2;
+        }
+        if (!*val) {
+            fprintf(stderr, "workflow-watcher: %s: empty value\n", origin);
+            return 2;
+        }
+        c->namespaces[c->n_namespaces++] = strdup(val);
+        return 0;
+    }
+    case T_LONG: {
+        char *end;
+        errno = 0;
+        long v = strtol(val, &end, 10);
+        if (errno || end == val || *end || v < o->min || v > o->max) {
+            fprintf(stderr, "workflow-watcher: %s: \"%s\" is not a whole number in [%ld, %ld]\n", origin, val, o->min,
+                    o->max);
+            return 2;
+        }
+        *(long *)p = v;
+        return 0;
+    }
+    case T_BOOL:
+        if (!strcmp(val, "true") || !strcmp(val, "1")) *(int *)p = 1;
+        else if (!strcmp(val, "false") || !strcmp(val, "0")) *(int *)p = 0;
+        else {
+            fprintf(stderr, "workflow-watcher: %s: \"%s\" is not true or false\n", origin, val);
+            return 2;
+        }
+        return 0;
+    }
+    return 2;
+}
+
+static const option *find(const char *name, size_t n) {
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const option *o = &options[i];
+        if ((strlen(o->name) == n && !strncmp(o->name, name, n)) ||
+            (o->alias && strlen(o->alias) == n && !strncmp(o->alias, name, n)))
+            return o;
+    }
+    return NULL;
+}
+
+static void env_name(const option *o, char *out, size_t n) {
+    size_t j = snprintf(out, n, "WORKFLOW_WATCHER_");
+    for (const char *s = o->name; *s && j + 1 < n; s++) out[j++] = *s == '-' ? '_' : (char)toupper((unsigned char)*s);
+    out[j] = 0;
+}
+
+int ww_config_parse(ww_config *c, int argc, char **argv) {
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (options[i].def && set(c, &options[i], options[i].def, options[i].name)) return 2;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        char en[64];
+        env_name(&options[i], en, sizeof en);
+        const char *v = getenv(en);
+        if (v && options[i].type != T_BOOL && set(c, &options[i], v, en)) return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == '\0') {
+            fprintf(stderr, "workflow-watcher: unexpected argument \"%s\" (options start with --); see --help\n", a);
+            return 2;
+        }
+        const char *name = a + (a[1] == '-' ? 2 : 1);
+        const char *eq = strchr(name, '=');
+        size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+        const option *o = find(name, nl);
+        if (!o) {
+            fprintf(stderr, "workflow-watcher: unknown option \"%.*s\"; see --help\n", (int)(nl + (size_t)(name - a)), a);
+            return 2;
+        }
+        char origin[80];
+        snprintf(origin, sizeof origin, "--%s", o->name);
+        const char *val;
+        if (eq) val = eq + 1;
+        else if (o->type == T_BOOL) val = "true";
+        else if (i + 1 < argc) val = argv[++i];
+        else {
+            fprintf(stderr, "workflow-watcher: %s needs a value (%s)\n", origin, o->metavar ? o->metavar : "VALUE");
+            return 2;
+        }
+        int rc = set(c, o, val, origin);
+        if (rc) return rc;
+    }
+    if (c->watch_timeout_min >= c->watch_timeout_max) {
+        fprintf(stderr, "workflow-watcher: --watch-timeout-min (%ld) must be less than --watch-timeout-max (%ld)\n",
+                c->watch_timeout_min, c->watch_timeout_max);
+        return 2;
+    }
+    if (strcmp(c->list_mode, "auto") && strcmp(c->list_mode, "stream") && strcmp(c->list_mode, "list")) {
+        fprintf(stderr, "workflow-watcher: --list-mode: \"%s\" is not auto, stream or list\n", c->list_mode);
+        return 2;
+    }
+    return 0;
+}
+
+void ww_config_free(ww_config *c) {
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        void *p = (char *)c + options[i].off;
+        if (options[i].type == T_STR) free(*(char **)p);
+    }
+    for (size_t i = 0; i < c->n_namespaces; i++) free(c->namespaces[i]);
+}
+
+void ww_config_usage(FILE *out) {
+    fprintf(out,
+            "Usage: workflow-watcher [OPTIONS]\n\n"
+            "Watches Argo Workflows on a Kubernetes API server and prints every change as one JSON line\n"
+            "({\"type\":...,\"object\":...}, the API server's watch event) on stdout. Logs go to stderr.\n\n"
+            "Options (also --name=value; the seed's one-dash forms such as -kubeconfig work too;\n"
+            "each can be set by the environment variable shown):\n");
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const option *o = &options[i];
+        char head[128], en[64];
+        snprintf(head, sizeof head, "--%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        fprintf(out, "  %s\n      %s", head, o->help);
+        if (o->def && o->type != T_BOOL) fprintf(out, " [default: %s]", o->def);
+        if (o->alias) fprintf(out, " (seed flag: -%s)", o->alias);
+        if (o->type != T_BOOL) {
+            env_name(o, en, sizeof en);
+            fprintf(out, " (env %s)", en);
+        }
+        fputc('\n', out);
+    }
+    fprintf(out, "\nExit status: 0 after SIGINT/SIGTERM, 1 on a fatal runtime error (such as 403 Forbidden),\n"
+                 "2 on a usage or configuration error.\n");
+}

@@ -1,0 +1,50 @@
+/* base64.c - RFC 4648 base64 decoding. */
+#include "core/base64.h"
+
+#include <stdlib.h>
+
+static int val(unsigned char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+ww_rc ww_base64_decode(const char *in, size_t n, unsigned char **out, size_t *outlen) {
+    *out = NULL;
+    *outlen = 0;
+    unsigned char *o = malloc(n / 4 * 3 + 4);
+    if (!o) return WW_ENOMEM;
+    size_t on = 0;
+    unsigned acc = 0;
+    int bits = 0, pad = 0, count = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+        if (c == '=') {
+            pad++;
+            count++;
+            continue;
+        }
+        int v = val(c);
+        if (v < 0 || pad) goto bad;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        count++;
+        if (bits >= 8) {
+            bits -= 8;
+            o[on++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    if (pad > 2 || count % 4 != 0 || (pad && count == pad)) goto bad;
+    o[on] = 0;
+    *out = o;
+    *outlen = on;
+    return WW_OK;
+bad:
+    free(o);
+    return WW_EINVAL;
+}

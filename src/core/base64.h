@@ -1,0 +1,13 @@
+/* base64.h - strict standard base64 decoding (whitespace ignored). */
+#ifndef WW_BASE64_H
+#define WW_BASE64_H
+
+#include <stddef.h>
+#include "core/rc.h"
+
+/* Decodes n bytes of text into a fresh malloc'd buffer (*out, *outlen; one
+ * extra NUL byte is added). WW_EINVAL on a character outside the alphabet or
+ * bad padding. */
+ww_rc ww_base64_decode(const char *in, size_t n, unsigned char **out, size_t *outlen);
+
+#endif
