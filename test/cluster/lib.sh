@@ -45,9 +45,12 @@ stop() {
   die "$2 (pid $1) does not exit"
 }
 
-# On a failed exit, stop what this script started ("pid name" entries).
+# On a failed exit, stop what this script started ("pid name" entries), last
+# first: an API server whose etcd is gone is slow to stop.
 STARTED=()
-trap 'rc=$?; if ((rc)); then for p in "${STARTED[@]}"; do stop $p; done; fi' EXIT
+trap 'rc=$?; if ((rc)); then for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do stop ${STARTED[i]}; done; fi' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # launch ARGSFILE LOG: starts the command in ARGSFILE (one arg a line) in its
 # own session, appending to LOG; prints its pid.
@@ -82,7 +85,11 @@ start_apiserver() {
   APISERVER_PID=$(launch "$CLUSTER_DIR/apiserver.args" "$CLUSTER_DIR/apiserver.log")
   STARTED+=("$APISERVER_PID kube-apiserver")
   set_env APISERVER_PID "$APISERVER_PID"
-  # Short wait-ready calls in a loop, so a server that dies is noticed at once.
+  wait_apiserver
+}
+
+# Short wait-ready calls in a loop, so a server that dies is noticed at once.
+wait_apiserver() {
   wait_up "$APISERVER_PID" kube-apiserver "$CLUSTER_DIR/apiserver.log" \
     "$BIN/clusterctl" wait-ready "$CLUSTER_DIR/pki" "$APISERVER_URL" 2s
 }
