@@ -1,7 +1,7 @@
 /* main.c - command line -> config -> run.
  *
  * Wires the pipeline of docs/architecture.md: kube client -> reflector
- * (one per namespace, each in its own thread) -> encoder -> sink. */
+ * (one per namespace, each in its own thread) -> tracker -> encoder -> sink. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,6 +16,7 @@
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "sink/sink.h"
+#include "track/tracker.h"
 #include "watch/reflector.h"
 #include "watch/resource.h"
 
@@ -40,8 +41,8 @@ typedef struct {
     int failed;
 } pipeline;
 
-/* Called by every reflector thread with each delta, in order per thread. */
-static ww_rc deliver(void *ud, const ww_delta *d) {
+/* Called by every tracker with each change, in order per reflector. */
+static ww_rc deliver(void *ud, const ww_change *d) {
     pipeline *p = ud;
     ww_rc rc = WW_OK;
     pthread_mutex_lock(&p->mu);
@@ -51,7 +52,6 @@ static ww_rc deliver(void *ud, const ww_delta *d) {
     }
     ww_buf_reset(&p->msg);
     ww_rc e = ww_encode_raw(d, &p->msg);
-    if (e == WW_AGAIN) goto out;
     if (e) {
         ww_error("encode", "cannot encode an event of %zu bytes: %s", d->object.n, ww_strerror(e));
         p->failed = 1;
@@ -59,7 +59,7 @@ static ww_rc deliver(void *ud, const ww_delta *d) {
         rc = WW_ESTOP;
         goto out;
     }
-    ww_msg m = {.data = {p->msg.p, p->msg.len}};
+    ww_msg m = {.data = {p->msg.p, p->msg.len}, .id = d->uid, .key = d->uid};
     ww_ack ack;
     if (ww_sink_publish(p->sink, &m, 1, &ack) || ack != WW_ACK_OK) {
         ww_error("sink", "the sink failed; stopping so that nothing is skipped");
@@ -74,11 +74,14 @@ out:
 
 typedef struct {
     ww_reflector_opts opts;
+    ww_tracker tracker;
     ww_kubeconfig *kc;
     ww_reflector_stats stats;
     ww_rc rc;
     pthread_t th;
 } worker;
+
+static ww_rc track(void *ud, const ww_delta *d) { return ww_tracker_feed(ud, d); }
 
 static void *run_worker(void *arg) {
     worker *w = arg;
@@ -196,14 +199,16 @@ int main(int argc, char **argv) {
         o->backoff_cap_s = 30;
         o->backoff_reset_s = 120;
         o->stop = &g_stop;
-        o->emit = deliver;
-        o->ud = &pl;
+        ww_tracker_init(&ws[i].tracker, deliver, &pl);
+        o->emit = track;
+        o->ud = &ws[i].tracker;
         ws[i].kc = kc;
         pthread_create(&ws[i].th, NULL, run_worker, &ws[i]);
     }
     for (size_t i = 0; i < nw; i++) {
         pthread_join(ws[i].th, NULL);
         if (ws[i].rc != WW_ESTOP && ws[i].rc != WW_OK) exit_code = 1;
+        ww_tracker_free(&ws[i].tracker);
     }
     if (pl.failed) exit_code = 1;
     ww_sink_flush(pl.sink);

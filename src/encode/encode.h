@@ -6,11 +6,12 @@
 #define WW_ENCODE_H
 
 #include "core/buf.h"
-#include "watch/reflector.h"
+#include "track/tracker.h"
 
-/* The raw watch event: for watch deltas the line exactly as received; for
- * snapshot items {"type":"ADDED","object":<object>}, the bytes a watch
- * would have sent. Other deltas produce nothing (returns WW_AGAIN). */
-ww_rc ww_encode_raw(const ww_delta *d, ww_buf *out);
+/* The raw watch event: for observed changes the line exactly as received;
+ * for changes synthesised from a list {"type":T,"object":<object>}, the
+ * bytes a watch would have sent, plus "recovered":true when the change was
+ * found by diffing a relist rather than observed. */
+ww_rc ww_encode_raw(const ww_change *c, ww_buf *out);
 
 #endif

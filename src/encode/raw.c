@@ -1,18 +1,11 @@
 /* raw.c - the raw watch-event format. */
 #include "encode/encode.h"
 
-ww_rc ww_encode_raw(const ww_delta *d, ww_buf *out) {
-    ww_rc rc;
-    switch (d->type) {
-    case WW_DELTA_ADDED:
-    case WW_DELTA_MODIFIED:
-    case WW_DELTA_DELETED:
-        return ww_buf_append(out, d->line.p, d->line.n);
-    case WW_DELTA_SNAPSHOT_ITEM:
-        if ((rc = ww_buf_puts(out, "{\"type\":\"ADDED\",\"object\":"))) return rc;
-        if ((rc = ww_buf_append(out, d->object.p, d->object.n))) return rc;
-        return ww_buf_puts(out, "}");
-    default:
-        return WW_AGAIN;
-    }
+ww_rc ww_encode_raw(const ww_change *c, ww_buf *out) {
+    static const char *types[] = {"ADDED", "MODIFIED", "DELETED"};
+    if (c->line.n) return ww_buf_append(out, c->line.p, c->line.n);
+    ww_rc rc = ww_buf_printf(out, "{\"type\":\"%s\",\"object\":", types[c->type]);
+    if (!rc) rc = ww_buf_append(out, c->object.p, c->object.n);
+    if (!rc) rc = ww_buf_puts(out, c->recovered ? ",\"recovered\":true}" : "}");
+    return rc;
 }

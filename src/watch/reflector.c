@@ -284,9 +284,10 @@ static watch_end do_watch(refl *r, int streaming) {
     r->why_msg[0] = 0;
     r->last_byte = ww_now();
     ww_req req = {.on_body = on_watch_body, .ud = r, .on_tick = streaming ? on_watch_tick : NULL,
-                  /* dead connection: nothing at all (not even the server's own
-                   * timeout) for the watch timeout plus a margin */
-                  .timeout_s = timeout + 30};
+                  /* dead connection: the server has not ended the watch by its
+                   * own timeout plus a margin (the margin is the timeout itself
+                   * for short watches, else 30 s) */
+                  .timeout_s = timeout + (timeout < 30 ? timeout : 30)};
     ww_resp resp;
     ww_resp_init(&resp, 1 << 16);
     double started = ww_now();
