@@ -73,11 +73,12 @@ static const char *skip_number(const char *p, const char *end) {
 
 static const char *skip_value(const char *p, const char *end, int depth) {
     p = ws(p, end);
-    if (p >= end || depth > MAX_DEPTH) return NULL;
+    if (p >= end) return NULL;
     switch (*p) {
     case '"': return skip_string(p, end);
     case '{':
     case '[': {
+        if (depth >= MAX_DEPTH) return NULL; /* this would be level MAX_DEPTH + 1 */
         char close = *p == '{' ? '}' : ']';
         int obj = *p == '{';
         p = ws(p + 1, end);
@@ -250,6 +251,7 @@ static unsigned long hex4(const char *p) {
 
 ww_rc ww_json_str(ww_span v, char *out, size_t outsz) {
     if (!v.p || v.n < 2 || v.p[0] != '"' || skip_string(v.p, v.p + v.n) != v.p + v.n) return WW_EINVAL;
+    if (outsz == 0) return WW_ETOOBIG; /* not even room for the NUL */
     size_t o = 0;
     const char *p = v.p + 1, *end = v.p + v.n - 1;
     while (p < end) {

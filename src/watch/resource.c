@@ -40,13 +40,16 @@ ww_rc ww_resource_parse(const char *s, ww_resource *r, char *err, size_t errsz) 
     if (!a || (b && strchr(b + 1, '/'))) goto bad;
     if (b) {
         if (!valid_segment(s, (size_t)(a - s)) || !valid_segment(a + 1, (size_t)(b - a - 1)) ||
-            !valid_segment(b + 1, strlen(b + 1)) || (size_t)(a - s) >= sizeof r->group)
+            !valid_segment(b + 1, strlen(b + 1)) || (size_t)(a - s) >= sizeof r->group ||
+            (size_t)(b - a - 1) >= sizeof r->version || strlen(b + 1) >= sizeof r->resource)
             goto bad;
         snprintf(r->group, sizeof r->group, "%.*s", (int)(a - s), s);
         snprintf(r->version, sizeof r->version, "%.*s", (int)(b - a - 1), a + 1);
         snprintf(r->resource, sizeof r->resource, "%s", b + 1);
     } else {
-        if (!valid_segment(s, (size_t)(a - s)) || !valid_segment(a + 1, strlen(a + 1))) goto bad;
+        if (!valid_segment(s, (size_t)(a - s)) || !valid_segment(a + 1, strlen(a + 1)) ||
+            (size_t)(a - s) >= sizeof r->version || strlen(a + 1) >= sizeof r->resource)
+            goto bad;
         snprintf(r->version, sizeof r->version, "%.*s", (int)(a - s), s);
         snprintf(r->resource, sizeof r->resource, "%s", a + 1);
     }

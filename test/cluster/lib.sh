@@ -33,16 +33,25 @@ ours() {
     tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$CLUSTER_DIR/"
 }
 
-# stop PID NAME: TERM, up to 10 s, then KILL. Does nothing if PID is not ours.
+# stop PID NAME [GRACE]: TERM, up to GRACE (10) s, then KILL. Does nothing
+# if PID is not ours.
 stop() {
-  local i
+  local i grace=${3:-10}
   ours "$1" "$2" || return 0
   kill -TERM "$1" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do ours "$1" "$2" || return 0; sleep 0.1; done
-  echo "${0##*/}: $2 (pid $1) still running after 10 s, killing it" >&2
+  for ((i = 0; i < grace * 10; i++)); do ours "$1" "$2" || return 0; sleep 0.1; done
+  ((grace == 0)) || echo "${0##*/}: $2 (pid $1) still running after $grace s, killing it" >&2
   kill -KILL "$1" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do ours "$1" "$2" || return 0; sleep 0.1; done
   die "$2 (pid $1) does not exit"
+}
+
+# Without etcd, kube-apiserver's shutdown hooks block on it (removing its peer
+# endpoint lease), so a TERM would only cost the full grace period.
+stop_apiserver() {
+  local grace=10
+  ours "$ETCD_PID" etcd || grace=0
+  stop "$APISERVER_PID" kube-apiserver "$grace"
 }
 
 # On a failed exit, stop what this script started ("pid name" entries), last
