@@ -30,6 +30,7 @@ class FaultInjector:
         self.applied = []        # faults applied, in order
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
+        self.hold = False        # while True, watch requests get 503 + Retry-After: 1
         inj = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -78,6 +79,14 @@ current-context: inj
     def _handle(self, h):
         q = urllib.parse.parse_qs(urllib.parse.urlparse(h.path).query)
         is_watch = q.get("watch", ["false"])[0] == "true"
+        if is_watch and self.hold:
+            body = b'{"kind":"Status","apiVersion":"v1","status":"Failure","message":"held by the fault injector","code":503}'
+            h.send_response(503)
+            h.send_header("Retry-After", "1")
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body)
+            return
         conn = self._upstream()
         conn.request("GET", h.path, headers={"Accept": "application/json"})
         resp = conn.getresponse()

@@ -146,3 +146,40 @@ def test_compaction_while_down_relists_with_a_reason(cluster, watcher_factory):
     got = {(e["object"]["metadata"]["name"], e["object"]["metadata"]["resourceVersion"]) for e in w2.events()}
     assert got == {("keep", a2["metadata"]["resourceVersion"]), ("new", c["metadata"]["resourceVersion"])}
     assert w2.stop() == 0
+
+
+def test_gap_is_recovered_by_diffing_the_relist(cluster, injector, watcher_factory, tmp_path):
+    """While the watcher cannot watch, objects change, vanish and appear, and
+    history is compacted away; the relist is diffed against what it knew."""
+    ns = cluster.namespace()
+    a, b, c = (cluster.create_wf(ns, n) for n in ("changed", "vanished", "same"))
+    kc = injector.kubeconfig(str(tmp_path / "inj.kubeconfig"))
+    w = watcher_factory(["--kubeconfig", kc, "--namespace", ns, "--watch-timeout-min", "2", "--watch-timeout-max", "3"])
+    w.wait_events(lambda ev: len(ev) >= 3, what="initial objects")
+    injector.hold = True
+    n_watches = len(injector.watches)
+    w.wait_log("held by the fault injector")
+    upd = dict(a)
+    upd["status"] = {"phase": "Failed"}
+    a2 = cluster.update_wf(upd)
+    cluster.delete_wf(ns, "vanished")
+    d = cluster.create_wf(ns, "appeared")
+    cluster.ctl("compact")
+    cluster.ctl("restart-apiserver")
+    injector.hold = False
+    w.wait_log("relisting", timeout=60)
+    w.wait_events(lambda ev: len(ev) >= 6, timeout=60, what="recovered changes")
+    ev = w.events()
+    assert len(injector.watches) > n_watches
+    assert [e.get("recovered", False) for e in ev[:3]] == [False] * 3
+    rec = {(e["type"], e["object"]["metadata"]["name"], e["object"]["metadata"]["resourceVersion"]) for e in ev[3:]}
+    assert rec == {("MODIFIED", "changed", a2["metadata"]["resourceVersion"]),
+                   ("DELETED", "vanished", b["metadata"]["resourceVersion"]),
+                   ("ADDED", "appeared", d["metadata"]["resourceVersion"])}
+    assert all(e["recovered"] is True for e in ev[3:])
+    gone = [e for e in ev[3:] if e["type"] == "DELETED"][0]["object"]
+    assert gone["metadata"]["uid"] == b["metadata"]["uid"] and gone["metadata"]["namespace"] == ns
+    assert gone["kind"] == "Workflow" and gone["apiVersion"] == "argoproj.io/v1alpha1"
+    assert "vanished while not watching" in w.log_text()
+    assert len(ev) == 6, "the unchanged object must not be published again"
+    assert c["metadata"]["name"] not in [e["object"]["metadata"]["name"] for e in ev[3:]]
