@@ -249,7 +249,12 @@ static ww_rc once(ww_kube_client *c, const char *path, const ww_req *req, ww_res
         curl_easy_setopt(h, CURLOPT_USERNAME, k->username ? k->username : "");
         curl_easy_setopt(h, CURLOPT_PASSWORD, k->password ? k->password : "");
     }
-    if (k->proxy_url) curl_easy_setopt(h, CURLOPT_PROXY, k->proxy_url);
+    if (k->proxy_url) {
+        curl_easy_setopt(h, CURLOPT_PROXY, k->proxy_url);
+        /* client-go sends every request through proxy-url; without this,
+         * libcurl would still skip it for hosts listed in $NO_PROXY. */
+        curl_easy_setopt(h, CURLOPT_NOPROXY, "");
+    }
 
     CURLcode cc = curl_easy_perform(h);
     if (!x.status_seen) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);

@@ -263,7 +263,10 @@ static watch_end http_error(refl *r, const char *verb, ww_resp *resp) {
         /* A bad selector or a resource the server does not serve: retrying
          * will not help, but a CRD may appear later, so 404 only relists. */
         if (s != 404) {
-            set_end(r, END_FATAL, "%s %s: HTTP %ld %s: %s", verb, r->o->resource, s, reason, msg);
+            const char *ls = r->o->label_selector, *fs = r->o->field_selector;
+            set_end(r, END_FATAL, "%s %s: HTTP %ld %s: %s%s%s%s%s%s", verb, r->o->resource, s, reason, msg,
+                    ls || fs ? " (check" : "", ls ? " --selector \"" : "", ls ? ls : "", ls ? "\"" : "",
+                    ls || fs ? (fs ? " and --field-selector)" : ")") : "");
             return END_FATAL;
         }
     }

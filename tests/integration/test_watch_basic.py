@@ -127,8 +127,9 @@ def test_forbidden_user_gets_a_clear_error(cluster, watcher_factory, list_mode, 
     rc = w.proc.wait(timeout=60)
     assert rc == 1
     errors = [r["msg"] for r in w.log_records() if r["level"] == "error"]
-    assert len(errors) == 1, w.log_text()
+    assert len(errors) == 2, w.log_text()
     assert "403 Forbidden" in errors[0] and 'User "nobody"' in errors[0] and f"cannot {verb}" in errors[0]
+    assert errors[1].startswith('the API server refused user "nobody" of kubeconfig ') and 'context "nobody"' in errors[1]
     assert w.events() == []
 
 
