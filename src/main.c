@@ -213,9 +213,10 @@ int main(int argc, char **argv) {
     if (pl.failed) exit_code = 1;
     for (size_t i = 0; i < nw; i++)
         if (ws[i].rc == WW_EAUTH) {
-            ww_error("main", "the API server refused user \"%s\" of %s%s%s%s", kc->user_name ? kc->user_name : "(none)",
-                     kc->source, kc->context ? ", context \"" : "", kc->context ? kc->context : "",
-                     kc->context ? "\"" : "");
+            ww_error("main", "the API server refused user \"%s\"%s%s of %s%s%s%s",
+                     kc->user_name ? kc->user_name : "(none)", kc->impersonate_user ? " impersonating " : "",
+                     kc->impersonate_user ? kc->impersonate_user : "", kc->source, kc->context ? ", context \"" : "",
+                     kc->context ? kc->context : "", kc->context ? "\"" : "");
             if (!cfg.n_namespaces && kc->namespace_)
                 ww_error("main", "hint: to watch only the namespace \"%s\" of this %s, pass --namespace %s",
                          kc->namespace_, kc->context ? "context" : "service account", kc->namespace_);

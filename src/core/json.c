@@ -133,17 +133,26 @@ static int key_eq(const char *p, const char *q, const char *key) {
 ww_rc ww_json_object_next(ww_span obj, ww_json_iter *it, ww_span *key, ww_span *val) {
     const char *end = obj.p + obj.n;
     const char *p;
+    if (it->done) return WW_EINVAL;
     if (!it->started) {
         p = ws(obj.p, end);
         if (p >= end || *p != '{') return WW_EINVAL;
         p = ws(p + 1, end);
-        if (p < end && *p == '}') return WW_EINVAL;
+        if (p < end && *p == '}') {
+            it->pos = p + 1;
+            it->started = it->done = 1;
+            return WW_EINVAL;
+        }
         it->started = 1;
         it->end = end;
     } else {
         p = ws(it->pos, end);
         if (p >= end) return WW_EPROTO;
-        if (*p == '}') return WW_EINVAL;
+        if (*p == '}') {
+            it->pos = p + 1;
+            it->done = 1;
+            return WW_EINVAL;
+        }
         if (*p != ',') return WW_EPROTO;
         p = ws(p + 1, end);
     }
@@ -302,4 +311,28 @@ char *ww_json_strdup(ww_span v) {
         return NULL;
     }
     return s;
+}
+
+int ww_json_key_is(ww_span key, const char *name) { return key.n >= 2 && key_eq(key.p, key.p + key.n, name); }
+
+ww_rc ww_json_get_many(ww_span obj, const char *const *keys, ww_span *vals, size_t n) {
+    ww_json_iter it = {0};
+    ww_span k, v;
+    ww_rc rc;
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) vals[i].p = NULL, vals[i].n = 0;
+    while (found < n && (rc = ww_json_object_next(obj, &it, &k, &v)) == WW_OK)
+        for (size_t i = 0; i < n; i++)
+            if (!vals[i].p && key_eq(k.p, k.p + k.n, keys[i])) {
+                vals[i] = v;
+                found++;
+                break;
+            }
+    if (found == n) return WW_OK;
+    return rc == WW_EPROTO ? WW_EPROTO : WW_OK;
+}
+
+ww_rc ww_json_object_end(ww_span obj, const ww_json_iter *it) {
+    const char *end = obj.p + obj.n;
+    return it->done && ws(it->pos, end) == end ? WW_OK : WW_EPROTO;
 }

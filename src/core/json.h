@@ -37,9 +37,19 @@ typedef struct {
     const char *pos;
     const char *end;
     int started;
+    int done; /* the closing brace was reached: pos is just past it */
 } ww_json_iter;
 ww_rc ww_json_array_next(ww_span arr, ww_json_iter *it, ww_span *elem);
 /* Iterates key/value pairs of an object the same way. */
 ww_rc ww_json_object_next(ww_span obj, ww_json_iter *it, ww_span *key, ww_span *val);
+
+/* 1 if the raw key token (with quotes) equals name. */
+int ww_json_key_is(ww_span key, const char *name);
+/* One pass over obj: vals[i] gets the value of keys[i] (empty if absent).
+ * WW_EPROTO if obj is malformed before all keys were found. */
+ww_rc ww_json_get_many(ww_span obj, const char *const *keys, ww_span *vals, size_t n);
+/* After ww_json_object_next returned WW_EINVAL (the closing brace): WW_OK
+ * if only whitespace follows the object in obj. */
+ww_rc ww_json_object_end(ww_span obj, const ww_json_iter *it);
 
 #endif

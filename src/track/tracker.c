@@ -19,11 +19,20 @@ static int get(ww_span obj, const char *key, char *out, size_t n) {
     return ww_json_str(v, out, n) ? -1 : 0;
 }
 
-static int identify(ww_tracker *t, ww_span obj, ident *id) {
-    if (get(obj, "uid", id->uid, sizeof id->uid) || !id->uid[0]) return -1;
-    get(obj, "namespace", id->ns, sizeof id->ns);
-    get(obj, "name", id->name, sizeof id->name);
-    get(obj, "resourceVersion", id->rv, sizeof id->rv);
+static int identify(ww_tracker *t, const ww_delta *d, ident *id) {
+    ww_span obj = d->object;
+    if (d->meta) {
+        snprintf(id->uid, sizeof id->uid, "%s", d->meta->uid);
+        snprintf(id->ns, sizeof id->ns, "%s", d->meta->ns);
+        snprintf(id->name, sizeof id->name, "%s", d->meta->name);
+        snprintf(id->rv, sizeof id->rv, "%s", d->meta->rv);
+    } else {
+        get(obj, "uid", id->uid, sizeof id->uid);
+        get(obj, "namespace", id->ns, sizeof id->ns);
+        get(obj, "name", id->name, sizeof id->name);
+        get(obj, "resourceVersion", id->rv, sizeof id->rv);
+    }
+    if (!id->uid[0]) return -1;
     if (!t->kind[0]) {
         ww_span v;
         if (ww_json_get(obj, "apiVersion", &v) == WW_OK) ww_json_str(v, t->api_version, sizeof t->api_version);
@@ -95,7 +104,7 @@ ww_rc ww_tracker_feed(ww_tracker *t, const ww_delta *d) {
         t->in_snapshot = 1;
         return WW_OK;
     case WW_DELTA_SNAPSHOT_ITEM: {
-        if (identify(t, d->object, &id)) {
+        if (identify(t, d, &id)) {
             ww_warn("track", "a listed object has no metadata.uid; passing it on unindexed");
             return WW_OK;
         }
@@ -127,7 +136,7 @@ ww_rc ww_tracker_feed(ww_tracker *t, const ww_delta *d) {
     case WW_DELTA_ADDED:
     case WW_DELTA_MODIFIED:
     case WW_DELTA_DELETED: {
-        if (identify(t, d->object, &id)) {
+        if (identify(t, d, &id)) {
             ww_warn("track", "a watch event has no metadata.uid; passing it on unindexed");
             id.uid[0] = 0;
         }

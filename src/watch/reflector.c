@@ -37,6 +37,7 @@ typedef struct {
     int stream_list_broken;  /* server did not honour sendInitialEvents */
     int snapshot_done;       /* the streaming list's initial-events-end arrived */
     double retry_after;      /* from the last error response, -1 if none */
+    int refused;             /* the server answered 401/403 */
     /* per watch */
     ww_framer fr;
     int initial;             /* inside a streaming list's initial events */
@@ -103,6 +104,25 @@ ww_rc ww_reflector_path(const ww_reflector_opts *o, ww_buf *b, int watch, const 
     return rc ? WW_ETOOBIG : WW_OK;
 }
 
+ww_rc ww_objmeta_read(ww_span obj, ww_objmeta *m) {
+    static const char *const keys[] = {"resourceVersion", "uid", "namespace", "name"};
+    ww_span md, v[4];
+    m->uid[0] = m->ns[0] = m->name[0] = m->rv[0] = 0;
+    if (ww_json_get(obj, "metadata", &md) || ww_json_get_many(md, keys, v, 4)) return WW_EINVAL;
+    if (!v[0].p || ww_json_str(v[0], m->rv, sizeof m->rv)) return WW_EINVAL;
+    if (v[1].p && ww_json_str(v[1], m->uid, sizeof m->uid)) return WW_EINVAL;
+    if (v[2].p && ww_json_str(v[2], m->ns, sizeof m->ns)) return WW_EINVAL;
+    if (v[3].p && ww_json_str(v[3], m->name, sizeof m->name)) return WW_EINVAL;
+    return WW_OK;
+}
+
+static ww_rc emit_meta(refl *r, ww_delta_type t, ww_span line, ww_span obj, const char *rv, const ww_objmeta *m) {
+    ww_delta d = {.type = t, .line = line, .object = obj, .rv = rv, .stream = r->name, .meta = m};
+    ww_rc rc = r->o->emit(r->o->ud, &d);
+    if (rc == WW_OK) ww_debug("watch", "%s %s rv=%s", r->name, delta_name(t), rv ? rv : "");
+    return rc;
+}
+
 static ww_rc emit(refl *r, ww_delta_type t, ww_span line, ww_span obj, const char *rv) {
     ww_delta d = {.type = t, .line = line, .object = obj, .rv = rv, .stream = r->name};
     ww_rc rc = r->o->emit(r->o->ud, &d);
@@ -141,18 +161,19 @@ static void set_end(refl *r, watch_end why, const char *fmt, ...) {
     r->why = why;
 }
 
-static int get_rv(ww_span obj, char *out) {
-    ww_span v;
-    if (ww_json_path(obj, &v, "metadata", "resourceVersion", NULL)) return -1;
-    return ww_json_str(v, out, RV_MAX) == WW_OK ? 0 : -1;
-}
 
 /* One watch event line. */
 static ww_rc on_line(void *ud, const char *line, size_t n) {
     refl *r = ud;
-    ww_span l = {line, n}, t, obj;
-    r->last_byte = ww_now();
-    if (ww_json_validate(l) || ww_json_get(l, "type", &t) || ww_json_get(l, "object", &obj)) {
+    ww_span l = {line, n}, t = {NULL, 0}, obj = {NULL, 0}, k, v;
+    /* One validating pass over the line picks out type and object. */
+    ww_json_iter it = {0};
+    ww_rc jr;
+    while ((jr = ww_json_object_next(l, &it, &k, &v)) == WW_OK) {
+        if (ww_json_key_is(k, "type")) t = v;
+        else if (ww_json_key_is(k, "object")) obj = v;
+    }
+    if (jr == WW_EPROTO || ww_json_object_end(l, &it) || !t.p || !obj.p) {
         set_end(r, END_RETRY, "a watch event is not valid JSON or lacks type/object (%zu bytes)", n);
         return WW_EPROTO;
     }
@@ -161,7 +182,6 @@ static ww_rc on_line(void *ud, const char *line, size_t n) {
         set_end(r, END_RETRY, "unknown watch event type");
         return WW_EPROTO;
     }
-    char rv[RV_MAX];
     if (strcmp(type, "ERROR") == 0) {
         char msg[400], reason[64];
         int too_large;
@@ -180,10 +200,12 @@ static ww_rc on_line(void *ud, const char *line, size_t n) {
         set_end(r, END_RETRY, "unknown watch event type \"%s\"", type);
         return WW_EPROTO;
     }
-    if (get_rv(obj, rv)) {
+    ww_objmeta m;
+    if (ww_objmeta_read(obj, &m)) {
         set_end(r, END_RETRY, "a %s event has no metadata.resourceVersion", type);
         return WW_EPROTO;
     }
+    const char *rv = m.rv;
     ww_span none = {NULL, 0};
     ww_rc rc;
     if (dt == WW_DELTA_BOOKMARK) {
@@ -208,11 +230,11 @@ static ww_rc on_line(void *ud, const char *line, size_t n) {
             return WW_EPROTO;
         }
         r->nevents++;
-        return emit(r, WW_DELTA_SNAPSHOT_ITEM, none, obj, rv);
+        return emit_meta(r, WW_DELTA_SNAPSHOT_ITEM, none, obj, rv, &m);
     } else {
         r->nevents++;
         r->st->events++;
-        rc = emit(r, dt, l, obj, rv);
+        rc = emit_meta(r, dt, l, obj, rv, &m);
     }
     if (rc == WW_OK) memcpy(r->rv, rv, RV_MAX);
     return rc;
@@ -242,6 +264,7 @@ static watch_end http_error(refl *r, const char *verb, ww_resp *resp) {
     (void)code;
     long s = resp->status;
     if (s == 401 || s == 403) {
+        r->refused = 1;
         set_end(r, END_FATAL, "%s %s: HTTP %ld %s: %s", verb, r->o->resource, s, s == 401 ? "Unauthorized" : "Forbidden", msg);
         return END_FATAL;
     }
@@ -264,9 +287,10 @@ static watch_end http_error(refl *r, const char *verb, ww_resp *resp) {
          * will not help, but a CRD may appear later, so 404 only relists. */
         if (s != 404) {
             const char *ls = r->o->label_selector, *fs = r->o->field_selector;
-            set_end(r, END_FATAL, "%s %s: HTTP %ld %s: %s%s%s%s%s%s", verb, r->o->resource, s, reason, msg,
+            set_end(r, END_FATAL, "%s %s: HTTP %ld %s: %s%s%s%s%s%s%s%s%s", verb, r->o->resource, s, reason, msg,
                     ls || fs ? " (check" : "", ls ? " --selector \"" : "", ls ? ls : "", ls ? "\"" : "",
-                    ls || fs ? (fs ? " and --field-selector)" : ")") : "");
+                    ls && fs ? " and" : "", fs ? " --field-selector \"" : "", fs ? fs : "",
+                    ls || fs ? (fs ? "\")" : ")") : "");
             return END_FATAL;
         }
     }
@@ -399,9 +423,13 @@ static watch_end do_list(refl *r) {
             ww_json_iter it = {0};
             ww_rc ir;
             while ((ir = ww_json_array_next(arr, &it, &item)) == WW_OK) {
-                char rv[RV_MAX] = "";
-                get_rv(item, rv);
-                if (emit(r, WW_DELTA_SNAPSHOT_ITEM, none, item, rv)) {
+                ww_objmeta m;
+                if (ww_objmeta_read(item, &m)) {
+                    set_end(r, END_RETRY, "list: an item has no metadata.resourceVersion");
+                    ww_resp_free(&resp);
+                    return END_RETRY;
+                }
+                if (emit_meta(r, WW_DELTA_SNAPSHOT_ITEM, none, item, m.rv, &m)) {
                     ww_resp_free(&resp);
                     return END_STOP;
                 }
@@ -469,7 +497,7 @@ ww_rc ww_reflector_run(ww_kube_client *c, const ww_reflector_opts *o, ww_reflect
         if (end == END_STOP) break;
         if (end == END_FATAL) {
             ww_error("watch", "%s: %s", r.name, r.why_msg);
-            return WW_EAUTH;
+            return r.refused ? WW_EAUTH : WW_EINVAL;
         }
         if (end == END_CLEAN) {
             if (!r.rv[0]) need_list = 1;

@@ -23,11 +23,25 @@ typedef enum {
     WW_DELTA_SNAPSHOT_END,   /* rv: the list's resourceVersion */
 } ww_delta_type;
 
+/* The identity of an object, read once from its metadata by the reflector
+ * (Kubernetes limits: uid 36, namespace 63, name 253 characters). */
+typedef struct {
+    char uid[128];
+    char ns[256];
+    char name[256];
+    char rv[64];
+} ww_objmeta;
+
+/* Reads metadata.{uid,namespace,name,resourceVersion} in one pass. WW_EINVAL
+ * when metadata or resourceVersion is missing or a field is too long. */
+ww_rc ww_objmeta_read(ww_span obj, ww_objmeta *m);
+
 typedef struct {
     ww_delta_type type;
     ww_span line;   /* the watch event exactly as received (object events), else empty */
     ww_span object; /* the raw object (object events and SNAPSHOT_ITEM) */
     const char *rv; /* object's or list's resourceVersion; NULL for BEGIN */
+    const ww_objmeta *meta; /* object events and SNAPSHOT_ITEM; else NULL */
     const char *stream; /* which reflector (namespace or "" for all), for logs */
 } ww_delta;
 
@@ -60,9 +74,10 @@ typedef struct {
     unsigned long lists, watches, relists_gone, events, bookmarks, reconnects;
 } ww_reflector_stats;
 
-/* Runs until stop is set or a fatal error (401/403, bad selector). Returns
- * WW_ESTOP after a requested stop, else the fatal error with a message
- * already logged. */
+/* Runs until stop is set or a fatal error. Returns WW_ESTOP after a
+ * requested stop, WW_EAUTH when the server refused us (401/403), WW_EINVAL
+ * for other fatal errors (bad selector, credentials that cannot be
+ * obtained); the message is already logged. */
 ww_rc ww_reflector_run(ww_kube_client *c, const ww_reflector_opts *o, ww_reflector_stats *stats);
 
 /* Builds the collection path with query for a request (exposed for tests). */
