@@ -26,7 +26,8 @@ static volatile sig_atomic_t g_signals;
 static void on_signal(int sig) {
     (void)sig;
     if (++g_signals >= 2) {
-        static const char m[] = "{\"level\":\"warn\",\"component\":\"main\",\"msg\":\"second signal: exiting at once\"}\n";
+        static const char m[] =
+            "{\"level\":\"warn\",\"component\":\"main\",\"msg\":\"second signal: exiting at once\"}\n";
         ssize_t w = write(STDERR_FILENO, m, sizeof m - 1);
         (void)w;
         _exit(1);
@@ -190,8 +191,9 @@ int main(int argc, char **argv) {
         o->page_size = cfg.page_size;
         o->max_line = (size_t)cfg.max_event_bytes;
         o->max_page = (size_t)cfg.max_page_bytes;
-        o->list_mode = !strcmp(cfg.list_mode, "list") ? WW_LIST_PAGED
-                       : !strcmp(cfg.list_mode, "stream") ? WW_LIST_STREAM : WW_LIST_AUTO;
+        o->list_mode = !strcmp(cfg.list_mode, "list")     ? WW_LIST_PAGED
+                       : !strcmp(cfg.list_mode, "stream") ? WW_LIST_STREAM
+                                                          : WW_LIST_AUTO;
         o->watch_list_silence_s = 30;
         o->watch_timeout_min_s = cfg.watch_timeout_min;
         o->watch_timeout_max_s = cfg.watch_timeout_max;

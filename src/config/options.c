@@ -11,14 +11,14 @@
 typedef enum { T_STR, T_LONG, T_BOOL, T_LIST } opt_type;
 
 typedef struct {
-    const char *name;   /* --name */
-    const char *alias;  /* the seed's -name, also accepted with two dashes */
+    const char *name;  /* --name */
+    const char *alias; /* the seed's -name, also accepted with two dashes */
     opt_type type;
     size_t off;
     const char *def;
     const char *metavar;
     const char *help;
-    long min, max;      /* for T_LONG */
+    long min, max; /* for T_LONG */
 } option;
 
 #define OFF(f) offsetof(ww_config, f)
@@ -29,18 +29,21 @@ static const option options[] = {
     {"context", NULL, T_STR, OFF(context), NULL, "NAME", "kubeconfig context (default: current-context)", 0, 0},
     {"namespace", NULL, T_LIST, OFF(namespaces), NULL, "NS",
      "watch only this namespace; repeat for several (default: all namespaces)", 0, 0},
-    {"selector", NULL, T_STR, OFF(selector), NULL, "LABELS", "label selector sent to the server, e.g. app=etl,tier!=dev", 0, 0},
+    {"selector", NULL, T_STR, OFF(selector), NULL, "LABELS",
+     "label selector sent to the server, e.g. app=etl,tier!=dev", 0, 0},
     {"field-selector", NULL, T_STR, OFF(field_selector), NULL, "FIELDS",
      "field selector sent to the server, e.g. metadata.name=nightly", 0, 0},
     {"resource", NULL, T_STR, OFF(resource), "workflows", "RES",
      "what to watch: workflows, cronworkflows, workflowtemplates, clusterworkflowtemplates, or GROUP/VERSION/RESOURCE "
-     "(VERSION/RESOURCE for the core group)", 0, 0},
+     "(VERSION/RESOURCE for the core group)",
+     0, 0},
     {"resource-version", "resourceVersion", T_STR, OFF(resource_version), NULL, "RV",
      "start watching from this resourceVersion instead of listing first", 0, 0},
     {"log-level", "logLevel", T_STR, OFF(log_level), "info", "LEVEL", "debug, info, warn or error", 0, 0},
     {"log-format", NULL, T_STR, OFF(log_format), "json", "FMT", "json (one object per line) or text", 0, 0},
     {"list-mode", NULL, T_STR, OFF(list_mode), "auto", "MODE",
-     "how to read the initial state: stream (sendInitialEvents), list (paged LIST) or auto (stream, falling back to list)",
+     "how to read the initial state: stream (sendInitialEvents), list (paged LIST) or auto (stream, falling back to "
+     "list)",
      0, 0},
     {"page-size", NULL, T_LONG, OFF(page_size), "100", "N", "objects per LIST page", 1, 100000},
     {"max-event-bytes", NULL, T_LONG, OFF(max_event_bytes), "16777216", "BYTES",
@@ -90,8 +93,10 @@ static int set(ww_config *c, const option *o, const char *val, const char *origi
         return 0;
     }
     case T_BOOL:
-        if (!strcmp(val, "true") || !strcmp(val, "1")) *(int *)p = 1;
-        else if (!strcmp(val, "false") || !strcmp(val, "0")) *(int *)p = 0;
+        if (!strcmp(val, "true") || !strcmp(val, "1"))
+            *(int *)p = 1;
+        else if (!strcmp(val, "false") || !strcmp(val, "0"))
+            *(int *)p = 0;
         else {
             fprintf(stderr, "workflow-watcher: %s: \"%s\" is not true or false\n", origin, val);
             return 2;
@@ -138,15 +143,19 @@ int ww_config_parse(ww_config *c, int argc, char **argv) {
         size_t nl = eq ? (size_t)(eq - name) : strlen(name);
         const option *o = find(name, nl);
         if (!o) {
-            fprintf(stderr, "workflow-watcher: unknown option \"%.*s\"; see --help\n", (int)(nl + (size_t)(name - a)), a);
+            fprintf(stderr, "workflow-watcher: unknown option \"%.*s\"; see --help\n", (int)(nl + (size_t)(name - a)),
+                    a);
             return 2;
         }
         char origin[80];
         snprintf(origin, sizeof origin, "--%s", o->name);
         const char *val;
-        if (eq) val = eq + 1;
-        else if (o->type == T_BOOL) val = "true";
-        else if (i + 1 < argc) val = argv[++i];
+        if (eq)
+            val = eq + 1;
+        else if (o->type == T_BOOL)
+            val = "true";
+        else if (i + 1 < argc)
+            val = argv[++i];
         else {
             fprintf(stderr, "workflow-watcher: %s needs a value (%s)\n", origin, o->metavar ? o->metavar : "VALUE");
             return 2;
@@ -175,12 +184,11 @@ void ww_config_free(ww_config *c) {
 }
 
 void ww_config_usage(FILE *out) {
-    fprintf(out,
-            "Usage: workflow-watcher [OPTIONS]\n\n"
-            "Watches Argo Workflows on a Kubernetes API server and prints every change as one JSON line\n"
-            "({\"type\":...,\"object\":...}, the API server's watch event) on stdout. Logs go to stderr.\n\n"
-            "Options (also --name=value; the seed's one-dash forms such as -kubeconfig work too;\n"
-            "each can be set by the environment variable shown):\n");
+    fprintf(out, "Usage: workflow-watcher [OPTIONS]\n\n"
+                 "Watches Argo Workflows on a Kubernetes API server and prints every change as one JSON line\n"
+                 "({\"type\":...,\"object\":...}, the API server's watch event) on stdout. Logs go to stderr.\n\n"
+                 "Options (also --name=value; the seed's one-dash forms such as -kubeconfig work too;\n"
+                 "each can be set by the environment variable shown):\n");
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const option *o = &options[i];
         char head[128], en[64];

@@ -29,17 +29,21 @@ static const char *skip_string(const char *p, const char *end) {
         if (c == '\\') {
             if (++p >= end) return NULL;
             switch (*p) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-                p++;
-                break;
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't': p++; break;
             case 'u':
                 if (end - p < 5) return NULL;
                 for (int i = 1; i <= 4; i++)
                     if (hexval(p[i]) < 0) return NULL;
                 p += 5;
                 break;
-            default:
-                return NULL;
+            default: return NULL;
             }
         } else {
             p++;
@@ -52,9 +56,12 @@ static const char *skip_number(const char *p, const char *end) {
     const char *s = p;
     if (p < end && *p == '-') p++;
     if (p >= end) return NULL;
-    if (*p == '0') p++;
-    else if (*p >= '1' && *p <= '9') while (p < end && *p >= '0' && *p <= '9') p++;
-    else return NULL;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    else
+        return NULL;
     if (p < end && *p == '.') {
         p++;
         const char *d = p;
@@ -273,11 +280,26 @@ ww_rc ww_json_str(ww_span v, char *out, size_t outsz) {
             p++;
             char c = *p++;
             switch (c) {
-            case 'b': tmp[0] = '\b'; tn = 1; break;
-            case 'f': tmp[0] = '\f'; tn = 1; break;
-            case 'n': tmp[0] = '\n'; tn = 1; break;
-            case 'r': tmp[0] = '\r'; tn = 1; break;
-            case 't': tmp[0] = '\t'; tn = 1; break;
+            case 'b':
+                tmp[0] = '\b';
+                tn = 1;
+                break;
+            case 'f':
+                tmp[0] = '\f';
+                tn = 1;
+                break;
+            case 'n':
+                tmp[0] = '\n';
+                tn = 1;
+                break;
+            case 'r':
+                tmp[0] = '\r';
+                tn = 1;
+                break;
+            case 't':
+                tmp[0] = '\t';
+                tn = 1;
+                break;
             case 'u': {
                 unsigned long cp = hex4(p);
                 p += 4;
@@ -291,7 +313,10 @@ ww_rc ww_json_str(ww_span v, char *out, size_t outsz) {
                 tn = put_utf8(tmp, cp);
                 break;
             }
-            default: tmp[0] = c; tn = 1; break;
+            default:
+                tmp[0] = c;
+                tn = 1;
+                break;
             }
         }
         if (o + tn >= outsz) return WW_ETOOBIG;

@@ -29,9 +29,12 @@ int ww_log_set_level(const char *name) {
 }
 
 int ww_log_set_format(const char *name) {
-    if (strcmp(name, "json") == 0) g_text = 0;
-    else if (strcmp(name, "text") == 0) g_text = 1;
-    else return -1;
+    if (strcmp(name, "json") == 0)
+        g_text = 0;
+    else if (strcmp(name, "text") == 0)
+        g_text = 1;
+    else
+        return -1;
     return 0;
 }
 
@@ -51,16 +54,16 @@ void ww_log(int level, const char *component, const char *fmt, ...) {
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     char when[96];
-    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 
     ww_buf b;
     ww_buf_init(&b, 16384);
     if (g_text) {
         ww_buf_printf(&b, "%s %-5s %s: %s\n", when, names[level], component, msg);
     } else {
-        ww_buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"msg\":\"", when,
-                      names[level], component);
+        ww_buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"msg\":\"", when, names[level],
+                      component);
         ww_buf_json_escape(&b, msg, strlen(msg));
         ww_buf_puts(&b, "\"}\n");
     }

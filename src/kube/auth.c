@@ -23,12 +23,12 @@ extern char **environ;
 
 struct ww_auth {
     const ww_kubeconfig *k;
-    char *file_token;        /* last good token read from token_file */
-    double file_read_at;     /* monotonic */
+    char *file_token;    /* last good token read from token_file */
+    double file_read_at; /* monotonic */
     double reread_s;
     char *exec_token;
     ww_blob exec_cert, exec_key;
-    time_t exec_expiry;      /* 0: no expiry */
+    time_t exec_expiry; /* 0: no expiry */
     int exec_valid;
     unsigned exec_runs;
 };
@@ -239,7 +239,8 @@ static ww_rc run_exec(ww_auth *a, ww_buf *out, ww_buf *errout, char *err, size_t
         if (fds[i].fd >= 0) close(fds[i].fd);
     if (timed_out) kill(pid, SIGKILL);
     int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
     if (timed_out) {
         snprintf(err, errsz, "exec plugin %s: no answer within %.0f s", x->command, EXEC_TIMEOUT_S);
         rc = WW_EAUTH;
@@ -275,8 +276,10 @@ static ww_rc decode_b64_field(cJSON *st, const char *name, ww_blob *out) {
 static ww_rc refresh_exec(ww_auth *a, char *err, size_t errsz) {
     const ww_exec_conf *x = a->k->exec;
     if (strcmp(x->interactive_mode, "Always") == 0) {
-        snprintf(err, errsz, "exec plugin %s: interactiveMode is Always, but workflow-watcher runs unattended and "
-                 "never prompts; set interactiveMode: Never or IfAvailable", x->command);
+        snprintf(err, errsz,
+                 "exec plugin %s: interactiveMode is Always, but workflow-watcher runs unattended and "
+                 "never prompts; set interactiveMode: Never or IfAvailable",
+                 x->command);
         return WW_EAUTH;
     }
     ww_buf out, eout;
@@ -330,8 +333,10 @@ static ww_rc refresh_exec(ww_auth *a, char *err, size_t errsz) {
             if (cJSON_IsString(c)) wipe_str(c->valuestring), c->valuestring = NULL;
         cJSON_Delete(j);
     }
-    if (rc) exec_clear(a);
-    else ww_info("auth", "exec plugin %s gave credentials (run %u)", x->command, a->exec_runs);
+    if (rc)
+        exec_clear(a);
+    else
+        ww_info("auth", "exec plugin %s gave credentials (run %u)", x->command, a->exec_runs);
     return rc;
 }
 

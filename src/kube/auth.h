@@ -13,8 +13,8 @@
 typedef struct ww_auth ww_auth;
 
 typedef struct {
-    const char *token;      /* bearer token, or NULL */
-    const ww_blob *cert;    /* client certificate PEM, or NULL */
+    const char *token;   /* bearer token, or NULL */
+    const ww_blob *cert; /* client certificate PEM, or NULL */
     const ww_blob *key;
 } ww_credentials;
 

@@ -13,8 +13,8 @@ struct ww_kube_client {
     ww_auth *auth;
     CURL *h;
     volatile int *stop;
-    char *base;           /* URL prefix used for requests */
-    char *connect_to;     /* tls-server-name mapping for CURLOPT_CONNECT_TO */
+    char *base;       /* URL prefix used for requests */
+    char *connect_to; /* tls-server-name mapping for CURLOPT_CONNECT_TO */
 };
 
 typedef struct {

@@ -19,21 +19,21 @@ typedef struct ww_kube_client ww_kube_client;
 typedef ww_rc (*ww_body_fn)(void *ud, const char *data, size_t n);
 
 typedef struct {
-    const char *method;  /* NULL: GET */
-    const char *body;    /* request body (JSON) or NULL */
+    const char *method; /* NULL: GET */
+    const char *body;   /* request body (JSON) or NULL */
     size_t body_len;
-    ww_body_fn on_body;  /* NULL: collect the body in resp->body */
+    ww_body_fn on_body; /* NULL: collect the body in resp->body */
     void *ud;
     ww_rc (*on_tick)(void *ud); /* about once a second; non-OK aborts */
-    long timeout_s;      /* whole request; 0: none */
+    long timeout_s;             /* whole request; 0: none */
     long connect_timeout_s;
 } ww_req;
 
 typedef struct {
-    long status;         /* HTTP status, 0 if none */
-    double retry_after;  /* seconds from Retry-After, -1 if absent */
-    ww_buf body;         /* error bodies always, 2xx bodies without on_body */
-    char error[512];     /* transport error text */
+    long status;        /* HTTP status, 0 if none */
+    double retry_after; /* seconds from Retry-After, -1 if absent */
+    ww_buf body;        /* error bodies always, 2xx bodies without on_body */
+    char error[512];    /* transport error text */
 } ww_resp;
 
 ww_kube_client *ww_kube_client_new(const ww_kubeconfig *k, volatile int *stop);

@@ -99,8 +99,7 @@ static yaml_node_t *map_get(kfile *f, yaml_node_t *m, const char *key) {
 static const char *scalar(yaml_node_t *n) {
     if (!n || n->type != YAML_SCALAR_NODE) return NULL;
     const char *v = (const char *)n->data.scalar.value;
-    if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && (strcmp(v, "null") == 0 || strcmp(v, "~") == 0))
-        return NULL;
+    if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && (strcmp(v, "null") == 0 || strcmp(v, "~") == 0)) return NULL;
     return v;
 }
 
@@ -129,9 +128,12 @@ static yaml_node_t *find_named(loader *L, const char *section, const char *inner
 
 static int parse_bool(const char *v, int *out) {
     if (!v) return 0;
-    if (!strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE")) *out = 1;
-    else if (!strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "FALSE")) *out = 0;
-    else return -1;
+    if (!strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE"))
+        *out = 1;
+    else if (!strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "FALSE"))
+        *out = 0;
+    else
+        return -1;
     return 0;
 }
 
@@ -155,8 +157,7 @@ static ww_rc load_file(loader *L, const char *path, int must_exist) {
     ww_rc rc = ww_read_file(path, MAX_KUBECONFIG_BYTES, &b);
     if (rc == WW_EIO && errno == ENOENT && !must_exist) return WW_OK;
     if (rc) {
-        fail(L, "kubeconfig %s: cannot read: %s", path,
-             rc == WW_ETOOBIG ? "larger than 16 MiB" : strerror(errno));
+        fail(L, "kubeconfig %s: cannot read: %s", path, rc == WW_ETOOBIG ? "larger than 16 MiB" : strerror(errno));
         return WW_EINVAL;
     }
     if (L->n == MAX_FILES) {
@@ -170,8 +171,8 @@ static ww_rc load_file(loader *L, const char *path, int must_exist) {
     yaml_parser_set_input_string(&p, b.p, b.n);
     int ok = yaml_parser_load(&p, &f->doc);
     if (!ok) {
-        fail(L, "kubeconfig %s: not valid YAML: %s at line %zu column %zu", path,
-             p.problem ? p.problem : "parse error", p.problem_mark.line + 1, p.problem_mark.column + 1);
+        fail(L, "kubeconfig %s: not valid YAML: %s at line %zu column %zu", path, p.problem ? p.problem : "parse error",
+             p.problem_mark.line + 1, p.problem_mark.column + 1);
         yaml_parser_delete(&p);
         free(b.p);
         return WW_EINVAL;
@@ -239,7 +240,8 @@ static ww_rc load_exec(loader *L, kfile *f, yaml_node_t *e, const char *what, ww
         fail(L, "%s: exec.command: missing", what);
         return WW_EINVAL;
     }
-    if (!api || (strcmp(api, "client.authentication.k8s.io/v1") && strcmp(api, "client.authentication.k8s.io/v1beta1"))) {
+    if (!api ||
+        (strcmp(api, "client.authentication.k8s.io/v1") && strcmp(api, "client.authentication.k8s.io/v1beta1"))) {
         fail(L, "%s: exec.apiVersion: %s%s%s (want client.authentication.k8s.io/v1 or v1beta1)", what,
              api ? "\"" : "missing", api ? api : "", api ? "\" is not supported" : "");
         return WW_EINVAL;
@@ -310,8 +312,10 @@ static ww_rc load_user(loader *L, kfile *f, yaml_node_t *u, const char *what, ww
     }
     const char *tok = get_str(f, u, "token");
     const char *tf = get_str(f, u, "tokenFile");
-    if (tok && *tok) k->token = strdup(tok);
-    else if (tf && *tf) k->token_file = resolve_path(f->dir, tf);
+    if (tok && *tok)
+        k->token = strdup(tok);
+    else if (tf && *tf)
+        k->token_file = resolve_path(f->dir, tf);
     k->username = xstrdup(get_str(f, u, "username"));
     k->password = xstrdup(get_str(f, u, "password"));
     if ((k->token || k->token_file) && (k->username || k->password)) {
@@ -341,13 +345,14 @@ static ww_rc load_user(loader *L, kfile *f, yaml_node_t *u, const char *what, ww
         return WW_EINVAL;
     }
     if (ap) {
-        fail(L, "%s: auth-provider: legacy auth providers are not supported; use an exec plugin "
-                "(for GKE: gke-gcloud-auth-plugin, for AKS: kubelogin)", what);
+        fail(L,
+             "%s: auth-provider: legacy auth providers are not supported; use an exec plugin "
+             "(for GKE: gke-gcloud-auth-plugin, for AKS: kubelogin)",
+             what);
         return WW_EINVAL;
     }
     /* client-go uses exec only when nothing else authenticates. */
-    if (ex && !k->token && !k->token_file && !k->username && !k->client_cert.n)
-        return load_exec(L, f, ex, what, k);
+    if (ex && !k->token && !k->token_file && !k->username && !k->client_cert.n) return load_exec(L, f, ex, what, k);
     return WW_OK;
 }
 
@@ -372,8 +377,10 @@ static ww_rc load_cluster(loader *L, kfile *f, yaml_node_t *c, const char *what,
     ww_rc rc = read_data_or_file(L, f, c, "certificate-authority-data", "certificate-authority", what, &k->ca);
     if (rc) return rc;
     if (k->insecure && k->ca.n) {
-        fail(L, "%s: certificate-authority and insecure-skip-tls-verify are both set: "
-                "a CA is pointless when verification is off; remove one", what);
+        fail(L,
+             "%s: certificate-authority and insecure-skip-tls-verify are both set: "
+             "a CA is pointless when verification is off; remove one",
+             what);
         return WW_EINVAL;
     }
     k->tls_server_name = xstrdup(get_str(f, c, "tls-server-name"));
@@ -388,8 +395,10 @@ static ww_rc load_in_cluster(loader *L, const ww_kubeconfig_opts *o, ww_kubeconf
     size_t n = strlen(host) + strlen(port) + 16;
     k->server = malloc(n);
     if (!k->server) return WW_ENOMEM;
-    if (strchr(host, ':')) snprintf(k->server, n, "https://[%s]:%s", host, port);
-    else snprintf(k->server, n, "https://%s:%s", host, port);
+    if (strchr(host, ':'))
+        snprintf(k->server, n, "https://[%s]:%s", host, port);
+    else
+        snprintf(k->server, n, "https://%s:%s", host, port);
     k->source = strdup("in-cluster config");
     size_t dn = strlen(dir) + 16;
     k->token_file = malloc(dn);
@@ -460,8 +469,9 @@ ww_rc ww_kubeconfig_load(const ww_kubeconfig_opts *o, ww_kubeconfig **out, char 
             rc = load_in_cluster(&L, o, k);
             goto out;
         }
-        fail(&L, "no kubeconfig found (looked at %s) and not running in a pod: "
-                 "pass --kubeconfig FILE or set KUBECONFIG",
+        fail(&L,
+             "no kubeconfig found (looked at %s) and not running in a pod: "
+             "pass --kubeconfig FILE or set KUBECONFIG",
              names[0] ? names : "$KUBECONFIG, ~/.kube/config");
         rc = WW_EINVAL;
         goto out;

@@ -22,8 +22,8 @@ typedef struct {
 } ww_kv;
 
 typedef struct {
-    char *command;   /* resolved as client-go does */
-    char **args;     /* NULL-terminated argv, args[0] == command */
+    char *command; /* resolved as client-go does */
+    char **args;   /* NULL-terminated argv, args[0] == command */
     ww_kv *env;
     size_t n_env;
     char *api_version;
@@ -33,16 +33,16 @@ typedef struct {
 } ww_exec_conf;
 
 typedef struct {
-    char *source;       /* "kubeconfig FILE" or "in-cluster config", for messages */
-    char *context;      /* context name (NULL in-cluster) */
+    char *source;  /* "kubeconfig FILE" or "in-cluster config", for messages */
+    char *context; /* context name (NULL in-cluster) */
     char *user_name;
     char *cluster_name;
-    char *namespace_;   /* the context's namespace, or NULL */
+    char *namespace_; /* the context's namespace, or NULL */
 
-    char *server;       /* https://host:port[/prefix] without a trailing slash */
+    char *server; /* https://host:port[/prefix] without a trailing slash */
     char *tls_server_name;
     int insecure;
-    ww_blob ca;         /* PEM; empty means system trust store */
+    ww_blob ca; /* PEM; empty means system trust store */
     char *proxy_url;
 
     ww_blob client_cert; /* PEM, in memory only */

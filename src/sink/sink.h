@@ -12,7 +12,7 @@
 #include "core/rc.h"
 
 typedef struct {
-    ww_span data; /* the encoded message, without a trailing newline */
+    ww_span data;    /* the encoded message, without a trailing newline */
     const char *id;  /* stable identity (uid/resourceVersion) or NULL */
     const char *key; /* ordering key (uid) or NULL */
 } ww_msg;

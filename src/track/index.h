@@ -11,16 +11,16 @@
 #include "core/rc.h"
 
 typedef struct {
-    char *key;          /* "uid\0namespace\0name\0rv\0" in one allocation; NULL: empty slot */
-    uint32_t seen_gen;  /* snapshot generation that last saw this object */
-    uint32_t tomb;      /* 1: deleted slot (keeps probe chains intact) */
+    char *key;         /* "uid\0namespace\0name\0rv\0" in one allocation; NULL: empty slot */
+    uint32_t seen_gen; /* snapshot generation that last saw this object */
+    uint32_t tomb;     /* 1: deleted slot (keeps probe chains intact) */
 } ww_index_entry;
 
 typedef struct {
     ww_index_entry *slots;
-    size_t cap;   /* power of two */
-    size_t len;   /* live entries */
-    size_t used;  /* live + tombstones */
+    size_t cap;  /* power of two */
+    size_t len;  /* live entries */
+    size_t used; /* live + tombstones */
 } ww_index;
 
 void ww_index_init(ww_index *ix);

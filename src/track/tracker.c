@@ -145,12 +145,13 @@ ww_rc ww_tracker_feed(ww_tracker *t, const ww_delta *d) {
                                                            : WW_CHANGE_DELETED;
         ww_rc rc = out(t, ty, d->line, d->object, 0, &id);
         if (rc || !id.uid[0]) return rc;
-        if (ty == WW_CHANGE_DELETED) ww_index_del(&t->index, id.uid);
-        else rc = ww_index_put(&t->index, id.uid, id.ns, id.name, id.rv, t->gen);
+        if (ty == WW_CHANGE_DELETED)
+            ww_index_del(&t->index, id.uid);
+        else
+            rc = ww_index_put(&t->index, id.uid, id.ns, id.name, id.rv, t->gen);
         return rc;
     }
-    case WW_DELTA_BOOKMARK:
-        return WW_OK;
+    case WW_DELTA_BOOKMARK: return WW_OK;
     }
     return WW_OK;
 }

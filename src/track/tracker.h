@@ -18,9 +18,9 @@ typedef enum { WW_CHANGE_ADDED, WW_CHANGE_MODIFIED, WW_CHANGE_DELETED } ww_chang
 
 typedef struct {
     ww_change_type type;
-    ww_span line;     /* the watch event as received, when observed; else empty */
-    ww_span object;   /* the object (for synthesised DELETED: a minimal object) */
-    int recovered;    /* synthesised from a relist diff */
+    ww_span line;   /* the watch event as received, when observed; else empty */
+    ww_span object; /* the object (for synthesised DELETED: a minimal object) */
+    int recovered;  /* synthesised from a relist diff */
     const char *uid;
     const char *rv;
 } ww_change;
@@ -29,7 +29,7 @@ typedef ww_rc (*ww_change_fn)(void *ud, const ww_change *c);
 
 typedef struct {
     ww_index index;
-    uint32_t gen;         /* current snapshot generation */
+    uint32_t gen; /* current snapshot generation */
     int in_snapshot;
     unsigned long snapshots;
     char api_version[128]; /* last seen, for synthesised DELETED objects */

@@ -18,10 +18,10 @@
 #define RV_MAX 64
 
 typedef enum {
-    END_CLEAN,     /* server closed the stream: re-watch from rv */
-    END_RETRY,     /* transport failure, 429, torn/garbage/oversized line: back off, same rv */
-    END_RELIST,    /* 410, ERROR event, most HTTP errors: back off, relist */
-    END_FALLBACK,  /* streaming list not usable: use paged LIST */
+    END_CLEAN,    /* server closed the stream: re-watch from rv */
+    END_RETRY,    /* transport failure, 429, torn/garbage/oversized line: back off, same rv */
+    END_RELIST,   /* 410, ERROR event, most HTTP errors: back off, relist */
+    END_FALLBACK, /* streaming list not usable: use paged LIST */
     END_FATAL,
     END_STOP,
 } watch_end;
@@ -30,17 +30,17 @@ typedef struct {
     ww_kube_client *c;
     const ww_reflector_opts *o;
     ww_reflector_stats *st;
-    const char *name;        /* stream name for logs */
-    char rv[RV_MAX];         /* last resourceVersion we may resume from ("" none) */
+    const char *name; /* stream name for logs */
+    char rv[RV_MAX];  /* last resourceVersion we may resume from ("" none) */
     ww_backoff bo;
     uint64_t rng;
-    int stream_list_broken;  /* server did not honour sendInitialEvents */
-    int snapshot_done;       /* the streaming list's initial-events-end arrived */
-    double retry_after;      /* from the last error response, -1 if none */
-    int refused;             /* the server answered 401/403 */
+    int stream_list_broken; /* server did not honour sendInitialEvents */
+    int snapshot_done;      /* the streaming list's initial-events-end arrived */
+    double retry_after;     /* from the last error response, -1 if none */
+    int refused;            /* the server answered 401/403 */
     /* per watch */
     ww_framer fr;
-    int initial;             /* inside a streaming list's initial events */
+    int initial; /* inside a streaming list's initial events */
     unsigned long nevents;
     double last_byte;
     watch_end why;
@@ -48,15 +48,18 @@ typedef struct {
 } refl;
 
 static const char *delta_name(ww_delta_type t) {
-    static const char *n[] = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "SNAPSHOT_BEGIN", "SNAPSHOT_ITEM", "SNAPSHOT_END"};
+    static const char *n[] = {"ADDED",          "MODIFIED",      "DELETED",     "BOOKMARK",
+                              "SNAPSHOT_BEGIN", "SNAPSHOT_ITEM", "SNAPSHOT_END"};
     return n[t];
 }
 
 ww_rc ww_reflector_path(const ww_reflector_opts *o, ww_buf *b, int watch, const char *rv, const char *cont, long limit,
                         long timeout_s, int send_initial) {
     ww_rc rc = WW_OK;
-    if (o->group && *o->group) rc |= ww_buf_printf(b, "/apis/%s/%s", o->group, o->version);
-    else rc |= ww_buf_printf(b, "/api/%s", o->version);
+    if (o->group && *o->group)
+        rc |= ww_buf_printf(b, "/apis/%s/%s", o->group, o->version);
+    else
+        rc |= ww_buf_printf(b, "/api/%s", o->version);
     if (o->namespace_ && *o->namespace_) {
         rc |= ww_buf_puts(b, "/namespaces/");
         rc |= ww_url_escape(b, o->namespace_);
@@ -161,7 +164,6 @@ static void set_end(refl *r, watch_end why, const char *fmt, ...) {
     r->why = why;
 }
 
-
 /* One watch event line. */
 static ww_rc on_line(void *ud, const char *line, size_t n) {
     refl *r = ud;
@@ -170,8 +172,10 @@ static ww_rc on_line(void *ud, const char *line, size_t n) {
     ww_json_iter it = {0};
     ww_rc jr;
     while ((jr = ww_json_object_next(l, &it, &k, &v)) == WW_OK) {
-        if (ww_json_key_is(k, "type")) t = v;
-        else if (ww_json_key_is(k, "object")) obj = v;
+        if (ww_json_key_is(k, "type"))
+            t = v;
+        else if (ww_json_key_is(k, "object"))
+            obj = v;
     }
     if (jr == WW_EPROTO || ww_json_object_end(l, &it) || !t.p || !obj.p) {
         set_end(r, END_RETRY, "a watch event is not valid JSON or lacks type/object (%zu bytes)", n);
@@ -186,16 +190,23 @@ static ww_rc on_line(void *ud, const char *line, size_t n) {
         char msg[400], reason[64];
         int too_large;
         long code = status_of(obj, msg, sizeof msg, reason, sizeof reason, &too_large);
-        if (code == 410) set_end(r, END_RELIST, "410 %s: %s", reason, msg);
-        else if (code == 429) set_end(r, END_RETRY, "429 %s: %s", reason, msg);
-        else set_end(r, END_RELIST, "ERROR event %ld %s: %s", code, reason, msg);
+        if (code == 410)
+            set_end(r, END_RELIST, "410 %s: %s", reason, msg);
+        else if (code == 429)
+            set_end(r, END_RETRY, "429 %s: %s", reason, msg);
+        else
+            set_end(r, END_RELIST, "ERROR event %ld %s: %s", code, reason, msg);
         return WW_EGONE;
     }
     ww_delta_type dt;
-    if (strcmp(type, "ADDED") == 0) dt = WW_DELTA_ADDED;
-    else if (strcmp(type, "MODIFIED") == 0) dt = WW_DELTA_MODIFIED;
-    else if (strcmp(type, "DELETED") == 0) dt = WW_DELTA_DELETED;
-    else if (strcmp(type, "BOOKMARK") == 0) dt = WW_DELTA_BOOKMARK;
+    if (strcmp(type, "ADDED") == 0)
+        dt = WW_DELTA_ADDED;
+    else if (strcmp(type, "MODIFIED") == 0)
+        dt = WW_DELTA_MODIFIED;
+    else if (strcmp(type, "DELETED") == 0)
+        dt = WW_DELTA_DELETED;
+    else if (strcmp(type, "BOOKMARK") == 0)
+        dt = WW_DELTA_BOOKMARK;
     else {
         set_end(r, END_RETRY, "unknown watch event type \"%s\"", type);
         return WW_EPROTO;
@@ -265,7 +276,8 @@ static watch_end http_error(refl *r, const char *verb, ww_resp *resp) {
     long s = resp->status;
     if (s == 401 || s == 403) {
         r->refused = 1;
-        set_end(r, END_FATAL, "%s %s: HTTP %ld %s: %s", verb, r->o->resource, s, s == 401 ? "Unauthorized" : "Forbidden", msg);
+        set_end(r, END_FATAL, "%s %s: HTTP %ld %s: %s", verb, r->o->resource, s,
+                s == 401 ? "Unauthorized" : "Forbidden", msg);
         return END_FATAL;
     }
     if (s == 410) {
@@ -310,7 +322,9 @@ static watch_end do_watch(refl *r, int streaming) {
     r->why = END_CLEAN;
     r->why_msg[0] = 0;
     r->last_byte = ww_now();
-    ww_req req = {.on_body = on_watch_body, .ud = r, .on_tick = streaming ? on_watch_tick : NULL,
+    ww_req req = {.on_body = on_watch_body,
+                  .ud = r,
+                  .on_tick = streaming ? on_watch_tick : NULL,
                   /* dead connection: the server has not ended the watch by its
                    * own timeout plus a margin (the margin is the timeout itself
                    * for short watches, else 30 s) */
@@ -379,7 +393,8 @@ static watch_end do_list(refl *r) {
         ww_rc rc = ww_kube_request(r->c, path.p, &req, &resp);
         ww_buf_free(&path);
         watch_end end = END_CLEAN;
-        if (rc == WW_ESTOP || *r->o->stop) end = END_STOP;
+        if (rc == WW_ESTOP || *r->o->stop)
+            end = END_STOP;
         else if (rc == WW_EAUTH) {
             set_end(r, END_FATAL, "credentials: %s", resp.error);
             end = END_FATAL;

@@ -38,28 +38,28 @@ ww_rc ww_objmeta_read(ww_span obj, ww_objmeta *m);
 
 typedef struct {
     ww_delta_type type;
-    ww_span line;   /* the watch event exactly as received (object events), else empty */
-    ww_span object; /* the raw object (object events and SNAPSHOT_ITEM) */
-    const char *rv; /* object's or list's resourceVersion; NULL for BEGIN */
+    ww_span line;           /* the watch event exactly as received (object events), else empty */
+    ww_span object;         /* the raw object (object events and SNAPSHOT_ITEM) */
+    const char *rv;         /* object's or list's resourceVersion; NULL for BEGIN */
     const ww_objmeta *meta; /* object events and SNAPSHOT_ITEM; else NULL */
-    const char *stream; /* which reflector (namespace or "" for all), for logs */
+    const char *stream;     /* which reflector (namespace or "" for all), for logs */
 } ww_delta;
 
 /* Return WW_OK to go on, WW_ESTOP to stop the reflector. */
 typedef ww_rc (*ww_delta_fn)(void *ud, const ww_delta *d);
 
 typedef struct {
-    const char *group;     /* "argoproj.io"; "" for the core group */
-    const char *version;   /* "v1alpha1" */
-    const char *resource;  /* "workflows" */
+    const char *group;      /* "argoproj.io"; "" for the core group */
+    const char *version;    /* "v1alpha1" */
+    const char *resource;   /* "workflows" */
     const char *namespace_; /* NULL or "" for all namespaces */
     const char *label_selector;
     const char *field_selector;
-    const char *initial_rv; /* resume from here (watch first); NULL to list first */
-    long page_size;         /* LIST limit */
-    size_t max_line;        /* cap of one watch event */
-    size_t max_page;        /* cap of one LIST page body */
-    int list_mode;          /* WW_LIST_AUTO, WW_LIST_STREAM, WW_LIST_PAGED */
+    const char *initial_rv;      /* resume from here (watch first); NULL to list first */
+    long page_size;              /* LIST limit */
+    size_t max_line;             /* cap of one watch event */
+    size_t max_page;             /* cap of one LIST page body */
+    int list_mode;               /* WW_LIST_AUTO, WW_LIST_STREAM, WW_LIST_PAGED */
     double watch_list_silence_s; /* fall back to LIST after this much silence before the end bookmark */
     long watch_timeout_min_s, watch_timeout_max_s; /* timeoutSeconds uniform in [min,max) */
     double backoff_initial_s, backoff_cap_s, backoff_reset_s;

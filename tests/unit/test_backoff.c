@@ -146,9 +146,12 @@ static void test_no_reset_while_failing(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_doubling_and_jitter), cmocka_unit_test(test_deterministic_seed),
-        cmocka_unit_test(test_jitter_spread),       cmocka_unit_test(test_zero_seed),
-        cmocka_unit_test(test_small_cap),           cmocka_unit_test(test_reset_after_quiet),
+        cmocka_unit_test(test_doubling_and_jitter),
+        cmocka_unit_test(test_deterministic_seed),
+        cmocka_unit_test(test_jitter_spread),
+        cmocka_unit_test(test_zero_seed),
+        cmocka_unit_test(test_small_cap),
+        cmocka_unit_test(test_reset_after_quiet),
         cmocka_unit_test(test_no_reset_while_failing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

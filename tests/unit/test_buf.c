@@ -249,16 +249,11 @@ static void test_reset_and_reuse(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_and_nul),
-        cmocka_unit_test(test_append_empty_on_fresh),
-        cmocka_unit_test(test_cap_enforced),
-        cmocka_unit_test(test_cap_zero),
-        cmocka_unit_test(test_growth_large),
-        cmocka_unit_test(test_printf_small_and_growth),
-        cmocka_unit_test(test_printf_past_cap),
-        cmocka_unit_test(test_json_escape),
-        cmocka_unit_test(test_json_escape_cap),
-        cmocka_unit_test(test_consume),
+        cmocka_unit_test(test_append_and_nul),  cmocka_unit_test(test_append_empty_on_fresh),
+        cmocka_unit_test(test_cap_enforced),    cmocka_unit_test(test_cap_zero),
+        cmocka_unit_test(test_growth_large),    cmocka_unit_test(test_printf_small_and_growth),
+        cmocka_unit_test(test_printf_past_cap), cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_json_escape_cap), cmocka_unit_test(test_consume),
         cmocka_unit_test(test_reset_and_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,7 +15,7 @@
 typedef struct {
     char lines[MAXL][256];
     size_t n;
-    size_t fail_at;  /* 1-based index of the call that fails; 0: never */
+    size_t fail_at; /* 1-based index of the call that fails; 0: never */
     ww_rc fail_rc;
     size_t calls;
 } sink;
@@ -265,11 +265,16 @@ static void test_pending(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_one_chunk),         cmocka_unit_test(test_every_split),
-        cmocka_unit_test(test_every_double_split), cmocka_unit_test(test_byte_by_byte),
-        cmocka_unit_test(test_crlf_and_lone_cr),  cmocka_unit_test(test_empty_lines_only),
-        cmocka_unit_test(test_max_line),          cmocka_unit_test(test_too_long_one_chunk),
-        cmocka_unit_test(test_too_long_across_chunks), cmocka_unit_test(test_callback_error),
+        cmocka_unit_test(test_one_chunk),
+        cmocka_unit_test(test_every_split),
+        cmocka_unit_test(test_every_double_split),
+        cmocka_unit_test(test_byte_by_byte),
+        cmocka_unit_test(test_crlf_and_lone_cr),
+        cmocka_unit_test(test_empty_lines_only),
+        cmocka_unit_test(test_max_line),
+        cmocka_unit_test(test_too_long_one_chunk),
+        cmocka_unit_test(test_too_long_across_chunks),
+        cmocka_unit_test(test_callback_error),
         cmocka_unit_test(test_pending),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

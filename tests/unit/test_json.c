@@ -20,11 +20,34 @@ static int span_is(ww_span v, const char *s) { return v.p && v.n == strlen(s) &&
 static void test_validate_valid(void **state) {
     (void)state;
     static const char *ok[] = {
-        "0", "-0", "1", "-0.5e+3", "1E5", "1e-7", "3.14159", "-12.5E-10", "9223372036854775807",
-        "-9223372036854775808", "18446744073709551616123456789", "true", "false", "null", "\"\"",
-        "\"abc\"", "\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\uD83D\\uDE00\"", "[]", "{}", "[ ]", "{ }",
-        " \t\r\n[1, 2 ,3 ]\n", "{\"a\":1}", "{ \"a\" : [ true , false , null ] , \"b\" : { \"c\" : \"d\" } }",
-        "[[[]]]", "[{}, {\"\":\"\"}, [0]]", "\"\xc3\xa9 raw utf-8\"", "\"\x7f\"",
+        "0",
+        "-0",
+        "1",
+        "-0.5e+3",
+        "1E5",
+        "1e-7",
+        "3.14159",
+        "-12.5E-10",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "18446744073709551616123456789",
+        "true",
+        "false",
+        "null",
+        "\"\"",
+        "\"abc\"",
+        "\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\uD83D\\uDE00\"",
+        "[]",
+        "{}",
+        "[ ]",
+        "{ }",
+        " \t\r\n[1, 2 ,3 ]\n",
+        "{\"a\":1}",
+        "{ \"a\" : [ true , false , null ] , \"b\" : { \"c\" : \"d\" } }",
+        "[[[]]]",
+        "[{}, {\"\":\"\"}, [0]]",
+        "\"\xc3\xa9 raw utf-8\"",
+        "\"\x7f\"",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         if (ww_json_validate(S(ok[i])) != WW_OK) fail_msg("should be valid: %s", ok[i]);
@@ -34,15 +57,29 @@ static void test_validate_valid(void **state) {
 static void test_validate_invalid(void **state) {
     (void)state;
     static const char *bad[] = {
-        "", " ", "\n", /* nothing */
-        "01", "-", "+1", ".5", "1.", "1.e3", "1e", "1e+", "--1", "0x10", "Infinity", "NaN", "-a", "1.5.2",
-        "tru", "nul", "fals", "True", "nulL", "truex",                        /* literals */
-        "\"abc", "\"", "\"\\", "\"\\\"", "\"\\x\"", "\"\\u12G4\"", "\"\\u12\"", "\"\\u\"", "\"\\'\"",
-        "\"a\nb\"", "\"a\tb\"", "\"\x01\"",                                   /* strings */
-        "[", "[1", "[1,", "[1,]", "[,1]", "[1 2]", "[1,,2]", "]", "[}",        /* arrays */
-        "{", "{\"a\"", "{\"a\":", "{\"a\":1", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "{1:2}", "{\"a\":1 \"b\":2}",
-        "{,}", "{\"a\":}", "{\"a\"::1}", "{\"a\":1]", "}", "{'a':1}",           /* objects */
-        "{} x", "1 2", "{}}", "[]]", "\"a\"\"b\"", "null,", "true false", "{}{}" /* trailing garbage */
+        "",           " ",          "\n", /* nothing */
+        "01",         "-",          "+1",
+        ".5",         "1.",         "1.e3",
+        "1e",         "1e+",        "--1",
+        "0x10",       "Infinity",   "NaN",
+        "-a",         "1.5.2",      "tru",
+        "nul",        "fals",       "True",
+        "nulL",       "truex", /* literals */
+        "\"abc",      "\"",         "\"\\",
+        "\"\\\"",     "\"\\x\"",    "\"\\u12G4\"",
+        "\"\\u12\"",  "\"\\u\"",    "\"\\'\"",
+        "\"a\nb\"",   "\"a\tb\"",   "\"\x01\"", /* strings */
+        "[",          "[1",         "[1,",
+        "[1,]",       "[,1]",       "[1 2]",
+        "[1,,2]",     "]",          "[}", /* arrays */
+        "{",          "{\"a\"",     "{\"a\":",
+        "{\"a\":1",   "{\"a\":1,}", "{\"a\" 1}",
+        "{a:1}",      "{1:2}",      "{\"a\":1 \"b\":2}",
+        "{,}",        "{\"a\":}",   "{\"a\"::1}",
+        "{\"a\":1]",  "}",          "{'a':1}", /* objects */
+        "{} x",       "1 2",        "{}}",
+        "[]]",        "\"a\"\"b\"", "null,",
+        "true false", "{}{}" /* trailing garbage */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (ww_json_validate(S(bad[i])) != WW_EPROTO) fail_msg("should be invalid: %s", bad[i]);
@@ -89,8 +126,8 @@ static void test_depth_limit(void **state) {
     struct {
         const char *open, *inner, *close;
     } shapes[] = {
-        {"[", "", "]"}, {"[", "1", "]"}, {"[", "\"x\"", "]"}, {"{\"a\":", "{}", "}"}, {"{\"a\":", "0", "}"},
-        {"[{\"k\":", "[]", "}]"},
+        {"[", "", "]"},         {"[", "1", "]"},       {"[", "\"x\"", "]"},
+        {"{\"a\":", "{}", "}"}, {"{\"a\":", "0", "}"}, {"[{\"k\":", "[]", "}]"},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         /* {"a":{}} with depth d has d+1 levels; [{"k":...}] adds two per step */
@@ -99,8 +136,7 @@ static void test_depth_limit(void **state) {
         /* nesting exactly 256 is accepted */
         int d = (256 - extra) / per;
         char *s = nested(d, shapes[i].open, shapes[i].inner, shapes[i].close);
-        if (d * per + extra == 256 && ww_json_validate(S(s)) != WW_OK)
-            fail_msg("shape %zu: nesting 256 rejected", i);
+        if (d * per + extra == 256 && ww_json_validate(S(s)) != WW_OK) fail_msg("shape %zu: nesting 256 rejected", i);
         free(s);
         /* 257 and more is rejected */
         d = (257 - extra + per - 1) / per;
@@ -320,7 +356,10 @@ static void test_str_decode(void **state) {
     assert_int_equal(ww_json_str(S("\"caf\\u00e9\""), out, sizeof out), WW_OK);
     assert_string_equal(out, "caf\xc3\xa9");
     assert_int_equal(ww_json_str(S("\"\\u00E9\\u0041\\u20ac\\u007f\""), out, sizeof out), WW_OK);
-    assert_string_equal(out, "\xc3\xa9" "A" "\xe2\x82\xac" "\x7f");
+    assert_string_equal(out, "\xc3\xa9"
+                             "A"
+                             "\xe2\x82\xac"
+                             "\x7f");
     /* a surrogate pair becomes one 4-byte UTF-8 sequence */
     assert_int_equal(ww_json_str(S("\"<\\ud83d\\ude00>\""), out, sizeof out), WW_OK);
     assert_string_equal(out, "<\xf0\x9f\x98\x80>");
@@ -392,12 +431,18 @@ static void test_strdup(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_validate_valid),  cmocka_unit_test(test_validate_invalid),
-        cmocka_unit_test(test_validate_truncations), cmocka_unit_test(test_depth_limit),
-        cmocka_unit_test(test_skip_next),       cmocka_unit_test(test_get),
-        cmocka_unit_test(test_path),            cmocka_unit_test(test_array_iter),
-        cmocka_unit_test(test_object_iter),     cmocka_unit_test(test_str_decode),
-        cmocka_unit_test(test_str_errors),      cmocka_unit_test(test_strdup),
+        cmocka_unit_test(test_validate_valid),
+        cmocka_unit_test(test_validate_invalid),
+        cmocka_unit_test(test_validate_truncations),
+        cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_skip_next),
+        cmocka_unit_test(test_get),
+        cmocka_unit_test(test_path),
+        cmocka_unit_test(test_array_iter),
+        cmocka_unit_test(test_object_iter),
+        cmocka_unit_test(test_str_decode),
+        cmocka_unit_test(test_str_errors),
+        cmocka_unit_test(test_strdup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -131,40 +131,39 @@ static void assert_blob(const ww_blob *b, const char *want) {
     assert_memory_equal(b->p, want, b->n);
 }
 
-static const char *BASE =
-    "apiVersion: v1\n"
-    "kind: Config\n"
-    "current-context: ctx-b\n"
-    "preferences: {}\n"
-    "clusters:\n"
-    "- name: cl-a\n"
-    "  cluster:\n"
-    "    server: https://a.example:6443\n"
-    "    certificate-authority-data: " CA_B64 "\n"
-    "- name: cl-b\n"
-    "  cluster:\n"
-    "    server: https://b.example:8443/prefix/\n"
-    "    insecure-skip-tls-verify: true\n"
-    "    tls-server-name: api.b\n"
-    "    proxy-url: http://proxy.example:3128\n"
-    "contexts:\n"
-    "- name: ctx-a\n"
-    "  context:\n"
-    "    cluster: cl-a\n"
-    "    user: u-a\n"
-    "    namespace: ns-a\n"
-    "- name: ctx-b\n"
-    "  context:\n"
-    "    cluster: cl-b\n"
-    "    user: u-b\n"
-    "users:\n"
-    "- name: u-a\n"
-    "  user:\n"
-    "    token: tok-a\n"
-    "- name: u-b\n"
-    "  user:\n"
-    "    username: bob\n"
-    "    password: \"s3cret:x\"\n";
+static const char *BASE = "apiVersion: v1\n"
+                          "kind: Config\n"
+                          "current-context: ctx-b\n"
+                          "preferences: {}\n"
+                          "clusters:\n"
+                          "- name: cl-a\n"
+                          "  cluster:\n"
+                          "    server: https://a.example:6443\n"
+                          "    certificate-authority-data: " CA_B64 "\n"
+                          "- name: cl-b\n"
+                          "  cluster:\n"
+                          "    server: https://b.example:8443/prefix/\n"
+                          "    insecure-skip-tls-verify: true\n"
+                          "    tls-server-name: api.b\n"
+                          "    proxy-url: http://proxy.example:3128\n"
+                          "contexts:\n"
+                          "- name: ctx-a\n"
+                          "  context:\n"
+                          "    cluster: cl-a\n"
+                          "    user: u-a\n"
+                          "    namespace: ns-a\n"
+                          "- name: ctx-b\n"
+                          "  context:\n"
+                          "    cluster: cl-b\n"
+                          "    user: u-b\n"
+                          "users:\n"
+                          "- name: u-a\n"
+                          "  user:\n"
+                          "    token: tok-a\n"
+                          "- name: u-b\n"
+                          "  user:\n"
+                          "    username: bob\n"
+                          "    password: \"s3cret:x\"\n";
 
 /* ---- selection ---- */
 
@@ -232,13 +231,12 @@ static void test_relative_paths(void **state) {
     W(ca, "sub/certs/ca.pem", CA_PEM);
     W(cert, "client.crt", CERT_PEM);
     W(key, "keys/client.key", KEY_PEM);
-    snprintf(text, sizeof text,
-             "    server: https://k.example\n    certificate-authority: certs/ca.pem\n");
+    snprintf(text, sizeof text, "    server: https://k.example\n    certificate-authority: certs/ca.pem\n");
     char user[2048];
     snprintf(user, sizeof user, "    client-certificate: ../client.crt\n    client-key: %s\n", key);
     W1(p, "sub/kubeconfig.yaml", text, user);
     ww_kubeconfig *k = load_ok(p, NULL);
-    assert_blob(&k->ca, CA_PEM);          /* relative to sub/, not to the cwd */
+    assert_blob(&k->ca, CA_PEM);            /* relative to sub/, not to the cwd */
     assert_blob(&k->client_cert, CERT_PEM); /* "..", relative to sub/ */
     assert_blob(&k->client_key, KEY_PEM);   /* absolute */
     ww_kubeconfig_free(k);
@@ -401,7 +399,8 @@ static void test_impersonation(void **state) {
     (void)state;
     char p[PATH_MAX];
     W1(p, "config", NULL,
-       "    token: t\n    as: alice\n    as-groups:\n    - devs\n    - \"system:authenticated\"\n    as-uid: \"1000\"\n");
+       "    token: t\n    as: alice\n    as-groups:\n    - devs\n    - \"system:authenticated\"\n    as-uid: "
+       "\"1000\"\n");
     ww_kubeconfig *k = load_ok(p, NULL);
     assert_string_equal(k->impersonate_user, "alice");
     assert_string_equal(k->impersonate_uid, "1000");
@@ -572,15 +571,16 @@ static void test_errors_cluster(void **state) {
     W1(p, "s5", "    server: https://x\n    certificate-authority-data: \"not*base64\"\n", NULL);
     load_fails(p, NULL, "certificate-authority-data", "base64");
     /* CA and insecure together */
-    W1(p, "s6", "    server: https://x\n    insecure-skip-tls-verify: true\n    certificate-authority-data: " CA_B64 "\n",
-       NULL);
+    W1(p, "s6",
+       "    server: https://x\n    insecure-skip-tls-verify: true\n    certificate-authority-data: " CA_B64 "\n", NULL);
     load_fails(p, NULL, "certificate-authority", "insecure-skip-tls-verify");
     W(ca, "s7ca.pem", CA_PEM);
     W1(p, "s7", "    server: https://x\n    insecure-skip-tls-verify: \"True\"\n    certificate-authority: s7ca.pem\n",
        NULL);
     load_fails(p, NULL, "certificate-authority", "insecure-skip-tls-verify");
     /* insecure with an empty CA is fine */
-    W1(p, "s8", "    server: https://x\n    insecure-skip-tls-verify: false\n    certificate-authority-data: \"\"\n", NULL);
+    W1(p, "s8", "    server: https://x\n    insecure-skip-tls-verify: false\n    certificate-authority-data: \"\"\n",
+       NULL);
     ww_kubeconfig *k = load_ok(p, NULL);
     assert_int_equal(k->insecure, 0);
     assert_int_equal(k->ca.n, 0);

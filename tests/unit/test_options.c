@@ -310,10 +310,14 @@ static void test_usage_text(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_two_dash_and_seed_forms),
-        cmocka_unit_test(test_equals_form),  cmocka_unit_test(test_repeated),
-        cmocka_unit_test(test_too_many_namespaces), cmocka_unit_test(test_usage_errors),
-        cmocka_unit_test(test_bools),        cmocka_unit_test(test_env),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_two_dash_and_seed_forms),
+        cmocka_unit_test(test_equals_form),
+        cmocka_unit_test(test_repeated),
+        cmocka_unit_test(test_too_many_namespaces),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_bools),
+        cmocka_unit_test(test_env),
         cmocka_unit_test(test_usage_text),
     };
     return cmocka_run_group_tests(tests, clean_env, NULL);

@@ -110,7 +110,8 @@ static void test_selectors_escaped(void **state) {
     /* the namespace and rv are escaped too */
     o.label_selector = NULL;
     o.namespace_ = "a b";
-    expect_path(&o, 0, "1/2", NULL, 0, 0, 0, "/apis/argoproj.io/v1alpha1/namespaces/a%20b/workflows?resourceVersion=1%2F2");
+    expect_path(&o, 0, "1/2", NULL, 0, 0, 0,
+                "/apis/argoproj.io/v1alpha1/namespaces/a%20b/workflows?resourceVersion=1%2F2");
 }
 
 static void test_too_big(void **state) {
@@ -129,8 +130,8 @@ static void test_too_big(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_collection),  cmocka_unit_test(test_core_group),
-        cmocka_unit_test(test_list_params), cmocka_unit_test(test_watch_params),
+        cmocka_unit_test(test_collection),        cmocka_unit_test(test_core_group),
+        cmocka_unit_test(test_list_params),       cmocka_unit_test(test_watch_params),
         cmocka_unit_test(test_selectors_escaped), cmocka_unit_test(test_too_big),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,7 +54,8 @@ static void test_argo_names(void **state) {
         {"clusterworkflowtemplate", "clusterworkflowtemplates", 1},
         {"cwftmpl", "clusterworkflowtemplates", 1},
     };
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) expect(t[i].in, "argoproj.io", "v1alpha1", t[i].plural, t[i].cluster);
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        expect(t[i].in, "argoproj.io", "v1alpha1", t[i].plural, t[i].cluster);
 }
 
 static void test_gvr(void **state) {
@@ -86,10 +87,27 @@ static void test_result_is_reset(void **state) {
 static void test_invalid(void **state) {
     (void)state;
     static const char *bad[] = {
-        "",          "a/b/c/d",   "Foo/v1/x", "/v1/x",     "v1/",         "/x",        "a//b",
-        "a/b/",      "//",        "/",        "workflowz", "WF",          "Workflows", "apps/V1/deployments",
-        "apps/v1/Deployments", "v1/config maps", "v1/pods?x", "apps/v1/deploy_ments", "a/b/c/",
-        "v1//pods",  "x",
+        "",
+        "a/b/c/d",
+        "Foo/v1/x",
+        "/v1/x",
+        "v1/",
+        "/x",
+        "a//b",
+        "a/b/",
+        "//",
+        "/",
+        "workflowz",
+        "WF",
+        "Workflows",
+        "apps/V1/deployments",
+        "apps/v1/Deployments",
+        "v1/config maps",
+        "v1/pods?x",
+        "apps/v1/deploy_ments",
+        "a/b/c/",
+        "v1//pods",
+        "x",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) reject(bad[i]);
 }
@@ -132,9 +150,12 @@ static void test_small_err_buffer(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_argo_names),  cmocka_unit_test(test_gvr),
-        cmocka_unit_test(test_core_version_resource), cmocka_unit_test(test_result_is_reset),
-        cmocka_unit_test(test_invalid),     cmocka_unit_test(test_long_segments),
+        cmocka_unit_test(test_argo_names),
+        cmocka_unit_test(test_gvr),
+        cmocka_unit_test(test_core_version_resource),
+        cmocka_unit_test(test_result_is_reset),
+        cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_long_segments),
         cmocka_unit_test(test_small_err_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
