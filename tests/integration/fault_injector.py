@@ -31,6 +31,7 @@ class FaultInjector:
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self.hold = False        # while True, watch requests get 503 + Retry-After: 1
+        self.refuse_stream = False  # while True, streaming lists (sendInitialEvents) get 422
         inj = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -79,6 +80,16 @@ current-context: inj
     def _handle(self, h):
         q = urllib.parse.parse_qs(urllib.parse.urlparse(h.path).query)
         is_watch = q.get("watch", ["false"])[0] == "true"
+        if is_watch:
+            with self.lock:
+                self.watches.append({k: v[0] for k, v in q.items()})
+        if is_watch and self.refuse_stream and q.get("sendInitialEvents") == ["true"]:
+            body = b'{"kind":"Status","apiVersion":"v1","status":"Failure","message":"sendInitialEvents is forbidden (fault injector)","reason":"Invalid","code":422}'
+            h.send_response(422)
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body)
+            return
         if is_watch and self.hold:
             body = b'{"kind":"Status","apiVersion":"v1","status":"Failure","message":"held by the fault injector","code":503}'
             h.send_response(503)
@@ -99,8 +110,6 @@ current-context: inj
             h.wfile.write(body)
             conn.close()
             return
-        with self.lock:
-            self.watches.append({k: v[0] for k, v in q.items()})
         try:
             fault = self.faults.get_nowait()
         except queue.Empty:

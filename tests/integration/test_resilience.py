@@ -183,3 +183,21 @@ def test_gap_is_recovered_by_diffing_the_relist(cluster, injector, watcher_facto
     assert "vanished while not watching" in w.log_text()
     assert len(ev) == 6, "the unchanged object must not be published again"
     assert c["metadata"]["name"] not in [e["object"]["metadata"]["name"] for e in ev[3:]]
+
+
+def test_streaming_list_refused_falls_back_to_paged_list(cluster, injector, watcher_factory, tmp_path):
+    ns = cluster.namespace()
+    a = cluster.create_wf(ns, "existing")
+    injector.refuse_stream = True
+    kc = injector.kubeconfig(str(tmp_path / "inj.kubeconfig"))
+    w = watcher_factory(["--kubeconfig", kc, "--namespace", ns])   # --list-mode auto
+    w.wait_log("streaming list not available")
+    w.wait_ready()
+    b = cluster.create_wf(ns, "later")
+    w.wait_events(lambda ev: len(ev) >= 2, what="listed and watched events")
+    assert ids(w.events()) == [("ADDED", "existing", a["metadata"]["resourceVersion"]),
+                               ("ADDED", "later", b["metadata"]["resourceVersion"])]
+    # one refused streaming list, then plain watches from the LIST's resourceVersion
+    assert injector.watches[0].get("sendInitialEvents") == "true"
+    assert all("sendInitialEvents" not in q for q in injector.watches[1:])
+    assert injector.watches[1]["resourceVersion"]
