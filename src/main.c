@@ -210,6 +210,10 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nw; i++) {
         pthread_join(ws[i].th, NULL);
         if (ws[i].rc != WW_ESTOP && ws[i].rc != WW_OK) exit_code = 1;
+        const ww_reflector_stats *st = &ws[i].stats;
+        ww_info("main", "%s: %lu events, %lu lists, %lu watches, %lu reconnects (%lu after 410), %lu bookmarks",
+                ws[i].opts.namespace_ ? ws[i].opts.namespace_ : "all-namespaces", st->events, st->lists, st->watches,
+                st->reconnects, st->relists_gone, st->bookmarks);
         ww_tracker_free(&ws[i].tracker);
     }
     if (pl.failed) exit_code = 1;

@@ -10,4 +10,8 @@
  * bad padding. */
 ww_rc ww_base64_decode(const char *in, size_t n, unsigned char **out, size_t *outlen);
 
+/* Encodes n bytes as padded standard base64 in a fresh malloc'd,
+ * NUL-terminated string, or NULL when out of memory. */
+char *ww_base64_encode(const unsigned char *in, size_t n);
+
 #endif

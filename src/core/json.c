@@ -204,17 +204,9 @@ ww_rc ww_json_array_next(ww_span arr, ww_json_iter *it, ww_span *elem) {
 }
 
 ww_rc ww_json_get(ww_span obj, const char *key, ww_span *val) {
-    ww_json_iter it = {0};
-    ww_span k, v;
-    ww_rc rc;
-    val->p = NULL;
-    val->n = 0;
-    while ((rc = ww_json_object_next(obj, &it, &k, &v)) == WW_OK)
-        if (key_eq(k.p, k.p + k.n, key)) {
-            *val = v;
-            return WW_OK;
-        }
-    return rc == WW_EPROTO ? WW_EPROTO : WW_EINVAL;
+    ww_rc rc = ww_json_get_many(obj, &key, val, 1);
+    if (rc) return rc;
+    return val->p ? WW_OK : WW_EINVAL;
 }
 
 ww_rc ww_json_path(ww_span obj, ww_span *val, ...) {
@@ -259,6 +251,18 @@ static size_t put_utf8(char *o, unsigned long cp) {
     return 4;
 }
 
+/* The character a one-letter escape stands for (", \\ and / stand for themselves). */
+static char unescape(char c) {
+    switch (c) {
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    default: return c;
+    }
+}
+
 static unsigned long hex4(const char *p) {
     unsigned long v = 0;
     for (int i = 0; i < 4; i++) v = v * 16 + (unsigned long)hexval(p[i]);
@@ -279,28 +283,7 @@ ww_rc ww_json_str(ww_span v, char *out, size_t outsz) {
         } else {
             p++;
             char c = *p++;
-            switch (c) {
-            case 'b':
-                tmp[0] = '\b';
-                tn = 1;
-                break;
-            case 'f':
-                tmp[0] = '\f';
-                tn = 1;
-                break;
-            case 'n':
-                tmp[0] = '\n';
-                tn = 1;
-                break;
-            case 'r':
-                tmp[0] = '\r';
-                tn = 1;
-                break;
-            case 't':
-                tmp[0] = '\t';
-                tn = 1;
-                break;
-            case 'u': {
+            if (c == 'u') {
                 unsigned long cp = hex4(p);
                 p += 4;
                 if (cp >= 0xD800 && cp < 0xDC00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
@@ -311,12 +294,9 @@ ww_rc ww_json_str(ww_span v, char *out, size_t outsz) {
                     }
                 }
                 tn = put_utf8(tmp, cp);
-                break;
-            }
-            default:
-                tmp[0] = c;
+            } else {
+                tmp[0] = unescape(c);
                 tn = 1;
-                break;
             }
         }
         if (o + tn >= outsz) return WW_ETOOBIG;

@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "core/backoff.h"
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/secret.h"
 
 #define EXEC_OUTPUT_MAX (1u << 20)
 #define EXEC_TIMEOUT_S 60.0
@@ -33,17 +35,6 @@ struct ww_auth {
     unsigned exec_runs;
 };
 
-static void wipe_free(void *p, size_t n) {
-    if (!p) return;
-    volatile unsigned char *v = p;
-    for (size_t i = 0; i < n; i++) v[i] = 0;
-    free(p);
-}
-
-static void wipe_str(char *s) {
-    if (s) wipe_free(s, strlen(s));
-}
-
 ww_auth *ww_auth_new(const ww_kubeconfig *k) {
     ww_auth *a = calloc(1, sizeof *a);
     if (!a) return NULL;
@@ -55,10 +46,10 @@ ww_auth *ww_auth_new(const ww_kubeconfig *k) {
 void ww_auth_set_token_reread(ww_auth *a, double s) { a->reread_s = s; }
 
 static void exec_clear(ww_auth *a) {
-    wipe_str(a->exec_token);
+    ww_secret_free_str(a->exec_token);
     a->exec_token = NULL;
-    wipe_free(a->exec_cert.p, a->exec_cert.n);
-    wipe_free(a->exec_key.p, a->exec_key.n);
+    ww_secret_free(a->exec_cert.p, a->exec_cert.n);
+    ww_secret_free(a->exec_key.p, a->exec_key.n);
     a->exec_cert.p = a->exec_key.p = NULL;
     a->exec_cert.n = a->exec_key.n = 0;
     a->exec_valid = 0;
@@ -66,7 +57,7 @@ static void exec_clear(ww_auth *a) {
 
 void ww_auth_free(ww_auth *a) {
     if (!a) return;
-    wipe_str(a->file_token);
+    ww_secret_free_str(a->file_token);
     exec_clear(a);
     free(a);
 }
@@ -95,7 +86,7 @@ static ww_rc read_token_file(ww_auth *a, char *err, size_t errsz) {
                  a->k->token_file, errno ? strerror(errno) : "empty file");
         return WW_EAUTH;
     }
-    wipe_str(a->file_token);
+    ww_secret_free_str(a->file_token);
     a->file_token = (char *)b.p;
     return WW_OK;
 }
@@ -135,24 +126,9 @@ static char *exec_info(const ww_auth *a) {
         cJSON_AddBoolToObject(c, "insecure-skip-tls-verify", k->insecure);
         if (k->ca.n) {
             /* certificate-authority-data is base64 in JSON ([]byte). */
-            static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-            size_t n = k->ca.n, on = (n + 2) / 3 * 4;
-            char *b = malloc(on + 1);
-            if (b) {
-                size_t o2 = 0;
-                for (size_t i = 0; i < n; i += 3) {
-                    unsigned v = (unsigned)k->ca.p[i] << 16;
-                    if (i + 1 < n) v |= (unsigned)k->ca.p[i + 1] << 8;
-                    if (i + 2 < n) v |= k->ca.p[i + 2];
-                    b[o2++] = tbl[(v >> 18) & 63];
-                    b[o2++] = tbl[(v >> 12) & 63];
-                    b[o2++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-                    b[o2++] = i + 2 < n ? tbl[v & 63] : '=';
-                }
-                b[o2] = 0;
-                cJSON_AddStringToObject(c, "certificate-authority-data", b);
-                free(b);
-            }
+            char *b = ww_base64_encode(k->ca.p, k->ca.n);
+            if (b) cJSON_AddStringToObject(c, "certificate-authority-data", b);
+            free(b);
         }
         if (k->proxy_url) cJSON_AddStringToObject(c, "proxy-url", k->proxy_url);
     }
@@ -257,14 +233,14 @@ static ww_rc run_exec(ww_auth *a, ww_buf *out, ww_buf *errout, char *err, size_t
     }
 done:
     if (own)
-        for (size_t i = 0; i < x->n_env; i++) wipe_str(own[i]);
+        for (size_t i = 0; i < x->n_env; i++) ww_secret_free_str(own[i]);
     free(own);
     free(infoenv);
     free(envp);
     return rc;
 }
 
-static ww_rc decode_b64_field(cJSON *st, const char *name, ww_blob *out) {
+static ww_rc copy_string_field(cJSON *st, const char *name, ww_blob *out) {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(st, name);
     if (!cJSON_IsString(v)) return WW_OK;
     /* clientCertificateData/KeyData are PEM strings, not base64. */
@@ -293,7 +269,7 @@ static ww_rc refresh_exec(ww_auth *a, char *err, size_t errsz) {
         return rc;
     }
     cJSON *j = cJSON_ParseWithLength(out.p ? out.p : "", out.len);
-    if (out.p) wipe_free(out.p, out.cap);
+    if (out.p) ww_secret_free(out.p, out.cap);
     cJSON *av = j ? cJSON_GetObjectItemCaseSensitive(j, "apiVersion") : NULL;
     cJSON *kind = j ? cJSON_GetObjectItemCaseSensitive(j, "kind") : NULL;
     cJSON *st = j ? cJSON_GetObjectItemCaseSensitive(j, "status") : NULL;
@@ -312,8 +288,8 @@ static ww_rc refresh_exec(ww_auth *a, char *err, size_t errsz) {
         cJSON *tok = cJSON_GetObjectItemCaseSensitive(st, "token");
         cJSON *exp = cJSON_GetObjectItemCaseSensitive(st, "expirationTimestamp");
         if (cJSON_IsString(tok) && tok->valuestring[0]) a->exec_token = strdup(tok->valuestring);
-        decode_b64_field(st, "clientCertificateData", &a->exec_cert);
-        decode_b64_field(st, "clientKeyData", &a->exec_key);
+        copy_string_field(st, "clientCertificateData", &a->exec_cert);
+        copy_string_field(st, "clientKeyData", &a->exec_key);
         if (!a->exec_token && !(a->exec_cert.n && a->exec_key.n)) {
             snprintf(err, errsz, "exec plugin %s: status has neither token nor clientCertificateData and clientKeyData",
                      x->command);
@@ -330,7 +306,7 @@ static ww_rc refresh_exec(ww_auth *a, char *err, size_t errsz) {
         /* Wipe secrets held by cJSON before freeing. */
         cJSON *st2 = cJSON_GetObjectItemCaseSensitive(j, "status");
         for (cJSON *c = st2 ? st2->child : NULL; c; c = c->next)
-            if (cJSON_IsString(c)) wipe_str(c->valuestring), c->valuestring = NULL;
+            if (cJSON_IsString(c)) ww_secret_free_str(c->valuestring), c->valuestring = NULL;
         cJSON_Delete(j);
     }
     if (rc)

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "core/secret.h"
 
 struct ww_kube_client {
     const ww_kubeconfig *k;
@@ -259,11 +260,9 @@ static ww_rc once(ww_kube_client *c, const char *path, const ww_req *req, ww_res
     CURLcode cc = curl_easy_perform(h);
     if (!x.status_seen) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 
-    if (authz) {
-        volatile char *v = authz;
-        while (*v) *v++ = 0;
-        free(authz);
-    }
+    ww_secret_free_str(authz);
+    /* curl_slist_append copied the Authorization header: wipe that too. */
+    for (struct curl_slist *l = hdrs; l; l = l->next) ww_secret_wipe(l->data, strlen(l->data));
     curl_slist_free_all(hdrs);
     curl_slist_free_all(connect_to);
     ww_buf_free(&url);

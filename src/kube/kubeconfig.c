@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "core/base64.h"
+#include "core/secret.h"
 
 #define MAX_FILES 16
 #define MAX_KUBECONFIG_BYTES (16u << 20)
@@ -538,21 +539,6 @@ out:
     return WW_OK;
 }
 
-static void secure_free(char *s) {
-    if (!s) return;
-    volatile char *v = s;
-    while (*v) *v++ = 0;
-    free(s);
-}
-
-static void blob_free(ww_blob *b) {
-    if (b->p) {
-        volatile unsigned char *v = b->p;
-        for (size_t i = 0; i < b->n; i++) v[i] = 0;
-    }
-    free(b->p);
-}
-
 void ww_kubeconfig_free(ww_kubeconfig *k) {
     if (!k) return;
     free(k->source);
@@ -564,12 +550,12 @@ void ww_kubeconfig_free(ww_kubeconfig *k) {
     free(k->tls_server_name);
     free(k->ca.p);
     free(k->proxy_url);
-    blob_free(&k->client_cert);
-    blob_free(&k->client_key);
-    secure_free(k->token);
+    ww_secret_free(k->client_cert.p, k->client_cert.n);
+    ww_secret_free(k->client_key.p, k->client_key.n);
+    ww_secret_free_str(k->token);
     free(k->token_file);
     free(k->username);
-    secure_free(k->password);
+    ww_secret_free_str(k->password);
     free(k->impersonate_user);
     free(k->impersonate_uid);
     for (size_t i = 0; i < k->n_impersonate_groups; i++) free(k->impersonate_groups[i]);
@@ -581,7 +567,7 @@ void ww_kubeconfig_free(ww_kubeconfig *k) {
         free(x->args);
         for (size_t i = 0; i < x->n_env; i++) {
             free(x->env[i].name);
-            secure_free(x->env[i].value);
+            ww_secret_free_str(x->env[i].value);
         }
         free(x->env);
         free(x->api_version);

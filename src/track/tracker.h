@@ -30,14 +30,13 @@ typedef ww_rc (*ww_change_fn)(void *ud, const ww_change *c);
 typedef struct {
     ww_index index;
     uint32_t gen; /* current snapshot generation */
-    int in_snapshot;
     unsigned long snapshots;
-    char api_version[128]; /* last seen, for synthesised DELETED objects */
+    int kind_read;         /* a list item was looked at for apiVersion and kind */
+    char api_version[128]; /* for synthesised DELETED objects */
     char kind[128];
     ww_buf scratch;
     ww_change_fn emit;
     void *ud;
-    unsigned long suppressed; /* unchanged objects of relists, not published */
 } ww_tracker;
 
 void ww_tracker_init(ww_tracker *t, ww_change_fn emit, void *ud);

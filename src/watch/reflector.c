@@ -38,6 +38,7 @@ typedef struct {
     int snapshot_done;      /* the streaming list's initial-events-end arrived */
     double retry_after;     /* from the last error response, -1 if none */
     int refused;            /* the server answered 401/403 */
+    int gone;               /* the last failure was a 410 */
     /* per watch */
     ww_framer fr;
     int initial; /* inside a streaming list's initial events */
@@ -119,15 +120,10 @@ ww_rc ww_objmeta_read(ww_span obj, ww_objmeta *m) {
     return WW_OK;
 }
 
-static ww_rc emit_meta(refl *r, ww_delta_type t, ww_span line, ww_span obj, const char *rv, const ww_objmeta *m) {
+/* Hands one delta to the consumer; m is the object's identity, NULL for
+ * deltas without an object. */
+static ww_rc emit(refl *r, ww_delta_type t, ww_span line, ww_span obj, const char *rv, const ww_objmeta *m) {
     ww_delta d = {.type = t, .line = line, .object = obj, .rv = rv, .stream = r->name, .meta = m};
-    ww_rc rc = r->o->emit(r->o->ud, &d);
-    if (rc == WW_OK) ww_debug("watch", "%s %s rv=%s", r->name, delta_name(t), rv ? rv : "");
-    return rc;
-}
-
-static ww_rc emit(refl *r, ww_delta_type t, ww_span line, ww_span obj, const char *rv) {
-    ww_delta d = {.type = t, .line = line, .object = obj, .rv = rv, .stream = r->name};
     ww_rc rc = r->o->emit(r->o->ud, &d);
     if (rc == WW_OK) ww_debug("watch", "%s %s rv=%s", r->name, delta_name(t), rv ? rv : "");
     return rc;
@@ -141,7 +137,8 @@ static long status_of(ww_span obj, char *msg, size_t msgsz, char *reason, size_t
     msg[0] = reason[0] = 0;
     *too_large_rv = 0;
     if (ww_json_get(obj, "code", &v) == WW_OK) code = strtol(v.p, NULL, 10);
-    if (ww_json_get(obj, "message", &v) == WW_OK) ww_json_str(v, msg, msgsz) == WW_ETOOBIG ? (void)0 : (void)0;
+    /* A message too long for msg is left empty rather than cut. */
+    if (ww_json_get(obj, "message", &v) == WW_OK) ww_json_str(v, msg, msgsz);
     if (ww_json_get(obj, "reason", &v) == WW_OK) ww_json_str(v, reason, rsz);
     if (ww_json_path(obj, &v, "details", "causes", NULL) == WW_OK) {
         ww_json_iter it = {0};
@@ -190,6 +187,7 @@ static ww_rc on_line(void *ud, const char *line, size_t n) {
         char msg[400], reason[64];
         int too_large;
         long code = status_of(obj, msg, sizeof msg, reason, sizeof reason, &too_large);
+        r->gone = code == 410;
         if (code == 410)
             set_end(r, END_RELIST, "410 %s: %s", reason, msg);
         else if (code == 429)
@@ -228,12 +226,12 @@ static ww_rc on_line(void *ud, const char *line, size_t n) {
         if (r->initial && strcmp(end, "true") == 0) {
             r->initial = 0;
             r->snapshot_done = 1;
-            rc = emit(r, WW_DELTA_SNAPSHOT_END, none, none, rv);
+            rc = emit(r, WW_DELTA_SNAPSHOT_END, none, none, rv, NULL);
             ww_info("watch", "%s: streaming list complete at resourceVersion %s", r->name, rv);
         } else if (r->initial) {
             return WW_OK; /* a progress bookmark inside the initial events: RV not usable yet (1.5) */
         } else {
-            rc = emit(r, WW_DELTA_BOOKMARK, none, obj, rv);
+            rc = emit(r, WW_DELTA_BOOKMARK, none, obj, rv, NULL);
         }
     } else if (r->initial) {
         if (dt != WW_DELTA_ADDED) {
@@ -241,11 +239,11 @@ static ww_rc on_line(void *ud, const char *line, size_t n) {
             return WW_EPROTO;
         }
         r->nevents++;
-        return emit_meta(r, WW_DELTA_SNAPSHOT_ITEM, none, obj, rv, &m);
+        return emit(r, WW_DELTA_SNAPSHOT_ITEM, none, obj, rv, &m);
     } else {
         r->nevents++;
         r->st->events++;
-        rc = emit_meta(r, dt, l, obj, rv, &m);
+        rc = emit(r, dt, l, obj, rv, &m);
     }
     if (rc == WW_OK) memcpy(r->rv, rv, RV_MAX);
     return rc;
@@ -270,9 +268,8 @@ static watch_end http_error(refl *r, const char *verb, ww_resp *resp) {
     char msg[400], reason[64];
     int too_large = 0;
     ww_span body = {resp->body.p ? resp->body.p : "", resp->body.len};
-    long code = status_of(body, msg, sizeof msg, reason, sizeof reason, &too_large);
+    status_of(body, msg, sizeof msg, reason, sizeof reason, &too_large);
     if (!msg[0]) snprintf(msg, sizeof msg, "%.200s", resp->body.p ? resp->body.p : "");
-    (void)code;
     long s = resp->status;
     if (s == 401 || s == 403) {
         r->refused = 1;
@@ -281,6 +278,7 @@ static watch_end http_error(refl *r, const char *verb, ww_resp *resp) {
         return END_FATAL;
     }
     if (s == 410) {
+        r->gone = 1;
         set_end(r, END_RELIST, "HTTP 410 %s: %s", reason, msg);
         return END_RELIST;
     }
@@ -351,9 +349,9 @@ static watch_end do_watch(refl *r, int streaming) {
         if (r->why == END_CLEAN) set_end(r, END_RETRY, "watch: %s", ww_strerror(rc));
         end = r->why;
     } else if (resp.status != 200) {
-        if (streaming && (resp.status == 400 || resp.status == 422 || resp.status == 403)) {
-            set_end(r, resp.status == 403 ? END_FATAL : END_FALLBACK, "streaming list refused: HTTP %ld", resp.status);
-            end = resp.status == 403 ? http_error(r, "watch", &resp) : END_FALLBACK;
+        if (streaming && (resp.status == 400 || resp.status == 422)) {
+            set_end(r, END_FALLBACK, "streaming list refused: HTTP %ld", resp.status);
+            end = END_FALLBACK;
         } else {
             end = http_error(r, "watch", &resp);
         }
@@ -382,7 +380,7 @@ static watch_end do_list(refl *r) {
     char cont[4096] = "", list_rv[RV_MAX] = "";
     unsigned long items = 0;
     r->st->lists++;
-    if (emit(r, WW_DELTA_SNAPSHOT_BEGIN, none, none, NULL)) return END_STOP;
+    if (emit(r, WW_DELTA_SNAPSHOT_BEGIN, none, none, NULL, NULL)) return END_STOP;
     for (;;) {
         ww_buf path;
         ww_buf_init(&path, 1 << 16);
@@ -410,7 +408,7 @@ static watch_end do_list(refl *r) {
             cont[0] = 0;
             list_rv[0] = 0;
             ww_resp_free(&resp);
-            if (emit(r, WW_DELTA_SNAPSHOT_BEGIN, none, none, NULL)) return END_STOP;
+            if (emit(r, WW_DELTA_SNAPSHOT_BEGIN, none, none, NULL, NULL)) return END_STOP;
             continue;
         } else if (resp.status != 200) {
             end = http_error(r, "list", &resp);
@@ -444,7 +442,7 @@ static watch_end do_list(refl *r) {
                     ww_resp_free(&resp);
                     return END_RETRY;
                 }
-                if (emit_meta(r, WW_DELTA_SNAPSHOT_ITEM, none, item, m.rv, &m)) {
+                if (emit(r, WW_DELTA_SNAPSHOT_ITEM, none, item, m.rv, &m)) {
                     ww_resp_free(&resp);
                     return END_STOP;
                 }
@@ -454,7 +452,7 @@ static watch_end do_list(refl *r) {
         ww_resp_free(&resp);
         if (!cont[0]) break;
     }
-    if (emit(r, WW_DELTA_SNAPSHOT_END, none, none, list_rv)) return END_STOP;
+    if (emit(r, WW_DELTA_SNAPSHOT_END, none, none, list_rv, NULL)) return END_STOP;
     memcpy(r->rv, list_rv, RV_MAX);
     ww_info("watch", "%s: listed %lu %s at resourceVersion %s", r->name, items, r->o->resource, list_rv);
     return END_CLEAN;
@@ -479,12 +477,13 @@ ww_rc ww_reflector_run(ww_kube_client *c, const ww_reflector_opts *o, ww_reflect
     while (!*o->stop) {
         watch_end end;
         r.retry_after = -1;
+        r.gone = 0;
         if (need_list && !r.stream_list_broken) {
             /* Streaming list (1.11): the initial state as ADDED events, then
              * the watch goes on in the same stream. Always a consistent read. */
             ww_span none = {NULL, 0};
             r.st->lists++;
-            if (emit(&r, WW_DELTA_SNAPSHOT_BEGIN, none, none, NULL)) break;
+            if (emit(&r, WW_DELTA_SNAPSHOT_BEGIN, none, none, NULL, NULL)) break;
             char keep[RV_MAX];
             memcpy(keep, r.rv, RV_MAX);
             r.rv[0] = 0;
@@ -523,7 +522,7 @@ ww_rc ww_reflector_run(ww_kube_client *c, const ww_reflector_opts *o, ww_reflect
         double wait = ww_backoff_next(&r.bo, ww_now());
         if (r.retry_after > wait) wait = r.retry_after;
         if (end == END_RELIST) {
-            if (strstr(r.why_msg, "410")) r.st->relists_gone++;
+            if (r.gone) r.st->relists_gone++;
             need_list = 1;
             ww_warn("watch", "%s: %s; relisting in %.1f s", r.name, r.why_msg, wait);
         } else {

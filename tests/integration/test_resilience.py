@@ -15,6 +15,21 @@ def ids(events):
     return [(e["type"], e["object"]["metadata"]["name"], e["object"]["metadata"]["resourceVersion"]) for e in events]
 
 
+def gap(cluster, ns, changed, phase, vanished, appeared):
+    """What happens while a watcher cannot watch: one object changes, one is
+    deleted, one is created; then etcd is compacted and the API server
+    restarted, so the history is gone. Returns (changed, created) as the API
+    server returned them."""
+    upd = dict(changed)
+    upd["status"] = {"phase": phase}
+    changed = cluster.update_wf(upd)
+    cluster.delete_wf(ns, vanished)
+    created = cluster.create_wf(ns, appeared)
+    cluster.ctl("compact")
+    cluster.ctl("restart-apiserver")
+    return changed, created
+
+
 @pytest.fixture
 def injector(cluster):
     inj = FaultInjector(cluster).start()
@@ -130,14 +145,7 @@ def test_compaction_while_down_relists_with_a_reason(cluster, watcher_factory):
     w1.wait_events(lambda ev: len(ev) >= 2, what="initial objects")
     last_rv = max(int(e["object"]["metadata"]["resourceVersion"]) for e in w1.events())
     assert w1.stop() == 0
-    # While the watcher is down: change, delete, create; then compact and restart.
-    upd = dict(a)
-    upd["status"] = {"phase": "Succeeded"}
-    a2 = cluster.update_wf(upd)
-    cluster.delete_wf(ns, "gone")
-    c = cluster.create_wf(ns, "new")
-    cluster.ctl("compact")
-    cluster.ctl("restart-apiserver")
+    a2, c = gap(cluster, ns, a, "Succeeded", "gone", "new")   # while the watcher is down
     w2 = watcher_factory(["--kubeconfig", cluster.kubeconfig, "--namespace", ns, "-resourceVersion", str(last_rv)])
     w2.wait_log("relisting", timeout=60)
     w2.wait_events(lambda ev: len(ev) >= 2, what="the relisted objects")
@@ -159,13 +167,7 @@ def test_gap_is_recovered_by_diffing_the_relist(cluster, injector, watcher_facto
     injector.hold = True
     n_watches = len(injector.watches)
     w.wait_log("held by the fault injector")
-    upd = dict(a)
-    upd["status"] = {"phase": "Failed"}
-    a2 = cluster.update_wf(upd)
-    cluster.delete_wf(ns, "vanished")
-    d = cluster.create_wf(ns, "appeared")
-    cluster.ctl("compact")
-    cluster.ctl("restart-apiserver")
+    a2, d = gap(cluster, ns, a, "Failed", "vanished", "appeared")
     injector.hold = False
     w.wait_log("relisting", timeout=60)
     w.wait_events(lambda ev: len(ev) >= 6, timeout=60, what="recovered changes")

@@ -129,6 +129,24 @@ static void test_whitespace(void **state) {
     free(e);
 }
 
+static void test_encode(void **state) {
+    (void)state;
+    static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (size_t i = 0; i < 7; i++) {
+        char *e = ww_base64_encode((const unsigned char *)plain[i], strlen(plain[i]));
+        assert_non_null(e);
+        assert_string_equal(e, coded[i]);
+        unsigned char *d;
+        size_t dn;
+        assert_int_equal(ww_base64_decode(e, strlen(e), &d, &dn), WW_OK);
+        assert_int_equal(dn, strlen(plain[i]));
+        assert_memory_equal(d, plain[i], dn);
+        free(d);
+        free(e);
+    }
+}
+
 static void test_invalid(void **state) {
     (void)state;
     static const char *bad[] = {
@@ -153,10 +171,8 @@ static void test_invalid(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors),
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_whitespace),
-        cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_vectors), cmocka_unit_test(test_round_trip), cmocka_unit_test(test_whitespace),
+        cmocka_unit_test(test_invalid), cmocka_unit_test(test_encode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
