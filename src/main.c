@@ -1,7 +1,8 @@
 /* main.c - command line -> config -> run.
  *
  * Wires the pipeline of docs/architecture.md: kube client -> reflector
- * (one per namespace, each in its own thread) -> tracker -> encoder -> sink. */
+ * (one per namespace, each in its own thread) -> bounded queue -> delivery
+ * (tracker -> encoder -> sink, acks -> store) on the main thread. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,10 +13,13 @@
 
 #include "config/options.h"
 #include "core/log.h"
-#include "encode/encode.h"
+#include "core/queue.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
+#include "pipeline.h"
 #include "sink/sink.h"
+#include "store/store.h"
+#include "track/checkpoint.h"
 #include "track/tracker.h"
 #include "watch/reflector.h"
 #include "watch/resource.h"
@@ -36,53 +40,24 @@ static void on_signal(int sig) {
 }
 
 typedef struct {
-    pthread_mutex_t mu;
-    ww_sink *sink;
-    ww_buf msg;
-    int failed;
-} pipeline;
-
-/* Called by every tracker with each change, in order per reflector. */
-static ww_rc deliver(void *ud, const ww_change *d) {
-    pipeline *p = ud;
-    ww_rc rc = WW_OK;
-    pthread_mutex_lock(&p->mu);
-    if (p->failed) {
-        rc = WW_ESTOP;
-        goto out;
-    }
-    ww_buf_reset(&p->msg);
-    ww_rc e = ww_encode_raw(d, &p->msg);
-    if (e) {
-        ww_error("encode", "cannot encode an event of %zu bytes: %s", d->object.n, ww_strerror(e));
-        p->failed = 1;
-        g_stop = 1;
-        rc = WW_ESTOP;
-        goto out;
-    }
-    ww_msg m = {.data = {p->msg.p, p->msg.len}, .id = d->uid, .key = d->uid};
-    ww_ack ack;
-    if (ww_sink_publish(p->sink, &m, 1, &ack) || ack != WW_ACK_OK) {
-        ww_error("sink", "the sink failed; stopping so that nothing is skipped");
-        p->failed = 1;
-        g_stop = 1;
-        rc = WW_ESTOP;
-    }
-out:
-    pthread_mutex_unlock(&p->mu);
-    return rc;
-}
-
-typedef struct {
     ww_reflector_opts opts;
-    ww_tracker tracker;
     ww_kubeconfig *kc;
+    ww_queue *queue;
+    size_t stream;
+    char rv[64]; /* where this stream resumes (the checkpoint's resourceVersion) */
     ww_reflector_stats stats;
     ww_rc rc;
     pthread_t th;
 } worker;
 
-static ww_rc track(void *ud, const ww_delta *d) { return ww_tracker_feed(ud, d); }
+static pthread_mutex_t g_workers_mu = PTHREAD_MUTEX_INITIALIZER;
+static size_t g_workers_left;
+
+/* The reflector's callback: hand the delta to the delivery thread. */
+static ww_rc enqueue(void *ud, const ww_delta *d) {
+    worker *w = ud;
+    return ww_pipeline_enqueue(w->queue, w->stream, d, &g_stop);
+}
 
 static void *run_worker(void *arg) {
     worker *w = arg;
@@ -91,12 +66,66 @@ static void *run_worker(void *arg) {
         ww_error("main", "cannot create the HTTP client");
         w->rc = WW_ENOMEM;
         g_stop = 1;
-        return NULL;
+    } else {
+        w->rc = ww_reflector_run(c, &w->opts, &w->stats);
+        if (w->rc != WW_ESTOP) g_stop = 1;
+        ww_kube_client_free(c);
     }
-    w->rc = ww_reflector_run(c, &w->opts, &w->stats);
-    if (w->rc != WW_ESTOP) g_stop = 1;
-    ww_kube_client_free(c);
+    /* The last reflector out closes the queue: the delivery side then
+     * drains what is left and stops. */
+    pthread_mutex_lock(&g_workers_mu);
+    if (--g_workers_left == 0) ww_queue_close(w->queue);
+    pthread_mutex_unlock(&g_workers_mu);
     return NULL;
+}
+
+/* --checkpoint, else --redis-address, else a file under $XDG_STATE_HOME or ./ */
+static char *checkpoint_url(const ww_config *cfg) {
+    char *u = NULL;
+    const char *xdg = getenv("XDG_STATE_HOME");
+    if (cfg->checkpoint)
+        u = strdup(cfg->checkpoint);
+    else if (cfg->redis_address) {
+        if (asprintf(&u, "redis://%s/workflow-watcher", cfg->redis_address) < 0) u = NULL;
+    } else if (xdg && *xdg) {
+        if (asprintf(&u, "file://%s/workflow-watcher/checkpoint", xdg) < 0) u = NULL;
+    } else
+        u = strdup("file://./workflow-watcher.checkpoint");
+    return u;
+}
+
+/* Reads the stored checkpoint into t. 0, or the exit code. */
+static int load_checkpoint(ww_store *st, ww_tracker *t, const ww_ckpt_identity *id, const ww_config *cfg) {
+    ww_buf blob;
+    ww_buf_init(&blob, (size_t)1 << 32);
+    char err[1024] = "";
+    ww_rc rc = ww_store_load(st, &blob, err, sizeof err);
+    int code = 0;
+    if (rc == WW_ENOENT) {
+        ww_info("store", "%s: no checkpoint yet: listing everything%s", st->url,
+                strcmp(cfg->initial_state, "skip") ? "" : " (existing objects are recorded, not published)");
+    } else if (rc) {
+        ww_error("store", "%s: cannot read the checkpoint: %s", st->url, err[0] ? err : ww_strerror(rc));
+        code = 1;
+    } else if ((rc = ww_checkpoint_read(t, id, blob.p, blob.len, err, sizeof err))) {
+        if (cfg->reset_checkpoint) {
+            ww_warn("store", "%s: %s; starting afresh (--reset-checkpoint)", st->url, err);
+            ww_index_free(&t->index);
+            for (size_t i = 0; i < t->n_streams; i++) t->streams[i].rv[0] = 0;
+        } else {
+            ww_error("store",
+                     "%s: refusing the checkpoint: %s. Point --checkpoint elsewhere, or pass "
+                     "--reset-checkpoint to start afresh (existing objects are then published again)",
+                     st->url, err);
+            code = 2;
+        }
+    } else {
+        ww_info("store", "%s: resuming: %zu known objects, resourceVersion %s%s", st->url, t->index.len,
+                t->streams[0].rv[0] ? t->streams[0].rv : "(list not complete)",
+                t->n_streams > 1 ? " (first namespace)" : "");
+    }
+    ww_buf_free(&blob);
+    return code;
 }
 
 int main(int argc, char **argv) {
@@ -168,17 +197,61 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
-    pipeline pl;
-    pthread_mutex_init(&pl.mu, NULL);
-    pl.failed = 0;
-    ww_buf_init(&pl.msg, (size_t)cfg.max_event_bytes + 64);
-    if (ww_sink_open("stdout", &pl.sink, err, sizeof err)) {
-        fprintf(stderr, "workflow-watcher: %s\n", err);
-        return 2;
-    }
-
     size_t nw = cfg.n_namespaces ? cfg.n_namespaces : 1;
     worker *ws = calloc(nw, sizeof *ws);
+    char *store_url = checkpoint_url(&cfg);
+    char resource_id[512];
+    snprintf(resource_id, sizeof resource_id, "%s/%s/%s", res.group, res.version, res.resource);
+    ww_ckpt_identity ident = {kc->server, resource_id, cfg.selector, cfg.field_selector};
+    ww_tracker tracker;
+    ww_store *store = NULL;
+    ww_sink *sink = NULL;
+    ww_pipeline *pl = NULL;
+    ww_queue queue;
+    ww_queue_init(&queue, (size_t)cfg.queue_bytes);
+    static volatile int never;
+    ww_store_env senv = {kc, &never, cfg.redis_password};
+    if (!ws || !store_url || ww_tracker_init(&tracker, cfg.namespaces, cfg.n_namespaces, NULL, NULL)) {
+        fprintf(stderr, "workflow-watcher: out of memory\n");
+        return 1;
+    }
+    tracker.skip_initial = !strcmp(cfg.initial_state, "skip");
+    ww_rc rc = ww_store_open(store_url, &senv, &store, err, sizeof err);
+    if (rc) {
+        ww_error("store", "%s", err);
+        exit_code = rc == WW_EINVAL ? 2 : 1;
+        goto out;
+    }
+    if ((exit_code = load_checkpoint(store, &tracker, &ident, &cfg))) goto out;
+    if (cfg.resource_version) {
+        ww_info("main", "-resourceVersion %s overrides the checkpoint's", cfg.resource_version);
+        for (size_t i = 0; i < tracker.n_streams; i++)
+            snprintf(tracker.streams[i].rv, sizeof tracker.streams[i].rv, "%s", cfg.resource_version);
+    }
+    if ((rc = ww_sink_open(cfg.sink, &sink, err, sizeof err))) {
+        ww_error("sink", "%s", err);
+        exit_code = rc == WW_EINVAL ? 2 : 1;
+        goto out;
+    }
+    ww_pipeline_opts po = {
+        .batch_messages = (size_t)cfg.batch_messages,
+        .batch_bytes = (size_t)cfg.batch_bytes,
+        .linger_s = (double)cfg.batch_linger_ms / 1000.0,
+        .max_message = (size_t)cfg.max_event_bytes + 1024,
+        .save_interval_s = (double)cfg.checkpoint_interval,
+        .save_changes = (unsigned long)cfg.checkpoint_changes,
+        .dead_letter = cfg.dead_letter,
+        .reject_stop = cfg.on_reject ? !strcmp(cfg.on_reject, "stop") : !cfg.dead_letter,
+        .grace_s = (double)cfg.grace_period,
+        .ident = ident,
+    };
+    if ((rc = ww_pipeline_new(&po, &tracker, sink, store, &queue, &g_stop, &pl, err, sizeof err))) {
+        ww_error("main", "%s", err);
+        exit_code = 2;
+        goto out;
+    }
+
+    g_workers_left = nw;
     for (size_t i = 0; i < nw; i++) {
         ww_reflector_opts *o = &ws[i].opts;
         o->group = res.group;
@@ -187,7 +260,8 @@ int main(int argc, char **argv) {
         o->namespace_ = cfg.n_namespaces ? cfg.namespaces[i] : NULL;
         o->label_selector = cfg.selector;
         o->field_selector = cfg.field_selector;
-        o->initial_rv = cfg.resource_version;
+        snprintf(ws[i].rv, sizeof ws[i].rv, "%s", tracker.streams[i].rv);
+        o->initial_rv = ws[i].rv[0] ? ws[i].rv : NULL;
         o->page_size = cfg.page_size;
         o->max_line = (size_t)cfg.max_event_bytes;
         o->max_page = (size_t)cfg.max_page_bytes;
@@ -201,12 +275,15 @@ int main(int argc, char **argv) {
         o->backoff_cap_s = 30;
         o->backoff_reset_s = 120;
         o->stop = &g_stop;
-        ww_tracker_init(&ws[i].tracker, deliver, &pl);
-        o->emit = track;
-        o->ud = &ws[i].tracker;
+        o->emit = enqueue;
+        o->ud = &ws[i];
         ws[i].kc = kc;
-        pthread_create(&ws[i].th, NULL, run_worker, &ws[i]);
+        ws[i].queue = &queue;
+        ws[i].stream = i;
     }
+    for (size_t i = 0; i < nw; i++) pthread_create(&ws[i].th, NULL, run_worker, &ws[i]);
+    rc = ww_pipeline_run(pl);
+    if (rc) exit_code = 1;
     for (size_t i = 0; i < nw; i++) {
         pthread_join(ws[i].th, NULL);
         if (ws[i].rc != WW_ESTOP && ws[i].rc != WW_OK) exit_code = 1;
@@ -214,9 +291,15 @@ int main(int argc, char **argv) {
         ww_info("main", "%s: %lu events, %lu lists, %lu watches, %lu reconnects (%lu after 410), %lu bookmarks",
                 ws[i].opts.namespace_ ? ws[i].opts.namespace_ : "all-namespaces", st->events, st->lists, st->watches,
                 st->reconnects, st->relists_gone, st->bookmarks);
-        ww_tracker_free(&ws[i].tracker);
     }
-    if (pl.failed) exit_code = 1;
+    {
+        const ww_pipeline_stats *ps = ww_pipeline_stats_get(pl);
+        ww_info("main",
+                "delivered %lu messages in %lu batches (%lu recovered, %lu replays not republished), %lu "
+                "retries, %lu rejected, %lu checkpoint saves (%lu failed), queue peak %zu bytes, %lu waits for room",
+                ps->acked, ps->batches, tracker.stats.recovered, tracker.stats.stale, ps->retries, ps->rejected,
+                ps->saves, ps->save_failures, queue.peak_bytes, queue.waits);
+    }
     for (size_t i = 0; i < nw; i++)
         if (ws[i].rc == WW_EAUTH) {
             ww_error("main", "the API server refused user \"%s\"%s%s of %s%s%s%s",
@@ -228,12 +311,15 @@ int main(int argc, char **argv) {
                          kc->namespace_, kc->context ? "context" : "service account", kc->namespace_);
             break;
         }
-    ww_sink_flush(pl.sink);
-    ww_sink_close(pl.sink);
+out:
+    ww_pipeline_free(pl);
+    ww_sink_close(sink);
+    ww_store_close(store);
+    ww_tracker_free(&tracker);
+    ww_queue_destroy(&queue);
     ww_info("main", "stopped%s", exit_code ? " after an error" : "");
     free(ws);
-    ww_buf_free(&pl.msg);
-    pthread_mutex_destroy(&pl.mu);
+    free(store_url);
     ww_kubeconfig_free(kc);
     ww_config_free(&cfg);
     curl_global_cleanup();

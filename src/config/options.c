@@ -53,6 +53,47 @@ static const option options[] = {
     {"watch-timeout-min", NULL, T_LONG, OFF(watch_timeout_min), "300", "SECONDS",
      "each watch asks the server to end it after a random time in [min,max)", 1, 86400},
     {"watch-timeout-max", NULL, T_LONG, OFF(watch_timeout_max), "600", "SECONDS", "see --watch-timeout-min", 2, 86400},
+    {"sink", NULL, T_STR, OFF(sink), "stdout", "URL",
+     "where messages go: stdout, or file://PATH[?max-message-bytes=N] (appended, fsync per batch)", 0, 0},
+    {"checkpoint", NULL, T_STR, OFF(checkpoint), NULL, "URL",
+     "where the checkpoint (resourceVersion and index) is kept: file://PATH, configmap://NAMESPACE/NAME, "
+     "redis://[:PASSWORD@]HOST:PORT/KEY or none (default: file://$XDG_STATE_HOME/workflow-watcher/checkpoint, "
+     "else ./workflow-watcher.checkpoint)",
+     0, 0},
+    {"redis-address", "redis-address", T_STR, OFF(redis_address), NULL, "HOST:PORT",
+     "keep the checkpoint in Redis at HOST:PORT under the key workflow-watcher (same as --checkpoint "
+     "redis://HOST:PORT/workflow-watcher)",
+     0, 0},
+    {"redis-password", "redis-password", T_STR, OFF(redis_password), NULL, "PASSWORD",
+     "password for the Redis checkpoint store (better set by the environment variable)", 0, 0},
+    {"checkpoint-interval", NULL, T_LONG, OFF(checkpoint_interval), "5", "SECONDS",
+     "save the checkpoint at most this often while changes are acknowledged", 1, 86400},
+    {"checkpoint-changes", NULL, T_LONG, OFF(checkpoint_changes), "1000", "N",
+     "also save the checkpoint after this many acknowledged changes", 1, 100000000},
+    {"reset-checkpoint", NULL, T_BOOL, OFF(reset_checkpoint), "false", NULL,
+     "ignore a checkpoint that cannot be used (damaged, or written for another resource or selector) and start "
+     "afresh",
+     0, 0},
+    {"initial-state", NULL, T_STR, OFF(initial_state), "emit", "MODE",
+     "first start without a checkpoint: emit (ADDED for every existing object) or skip (record them, publish only "
+     "later changes)",
+     0, 0},
+    {"queue-bytes", NULL, T_LONG, OFF(queue_bytes), "67108864", "BYTES",
+     "bound of the queue between the watch and the sink; when full the watch stops reading", 65536, 1L << 40},
+    {"batch-messages", NULL, T_LONG, OFF(batch_messages), "100", "N", "publish at most this many messages at once", 1,
+     100000},
+    {"batch-bytes", NULL, T_LONG, OFF(batch_bytes), "1048576", "BYTES", "publish once a batch holds this many bytes", 1,
+     1L << 32},
+    {"batch-linger-ms", NULL, T_LONG, OFF(batch_linger_ms), "20", "MS",
+     "wait this long for more messages before publishing a batch that is not full", 0, 60000},
+    {"dead-letter", NULL, T_STR, OFF(dead_letter), NULL, "FILE",
+     "append messages the sink rejects for good to FILE (one JSON line each, with the reason)", 0, 0},
+    {"on-reject", NULL, T_STR, OFF(on_reject), NULL, "WHAT",
+     "what to do with a message the sink rejects for good: dead-letter (needs --dead-letter) or stop [default: "
+     "dead-letter with --dead-letter, else stop]",
+     0, 0},
+    {"grace-period", NULL, T_LONG, OFF(grace_period), "10", "SECONDS",
+     "on SIGTERM/SIGINT, time to deliver what is queued before exiting", 0, 3600},
     {"help", NULL, T_BOOL, OFF(help), "false", NULL, "show this help and exit", 0, 0},
     {"version", NULL, T_BOOL, OFF(version), "false", NULL, "show the version and exit", 0, 0},
 };
@@ -172,6 +213,22 @@ int ww_config_parse(ww_config *c, int argc, char **argv) {
         fprintf(stderr, "workflow-watcher: --list-mode: \"%s\" is not auto, stream or list\n", c->list_mode);
         return 2;
     }
+    if (strcmp(c->initial_state, "emit") && strcmp(c->initial_state, "skip")) {
+        fprintf(stderr, "workflow-watcher: --initial-state: \"%s\" is not emit or skip\n", c->initial_state);
+        return 2;
+    }
+    if (c->on_reject && strcmp(c->on_reject, "stop") && strcmp(c->on_reject, "dead-letter")) {
+        fprintf(stderr, "workflow-watcher: --on-reject: \"%s\" is not dead-letter or stop\n", c->on_reject);
+        return 2;
+    }
+    if (c->on_reject && !strcmp(c->on_reject, "dead-letter") && !c->dead_letter) {
+        fprintf(stderr, "workflow-watcher: --on-reject=dead-letter needs --dead-letter FILE\n");
+        return 2;
+    }
+    if (c->redis_address && c->checkpoint) {
+        fprintf(stderr, "workflow-watcher: give either --checkpoint or --redis-address, not both\n");
+        return 2;
+    }
     return 0;
 }
 
@@ -185,8 +242,9 @@ void ww_config_free(ww_config *c) {
 
 void ww_config_usage(FILE *out) {
     fprintf(out, "Usage: workflow-watcher [OPTIONS]\n\n"
-                 "Watches Argo Workflows on a Kubernetes API server and prints every change as one JSON line\n"
-                 "({\"type\":...,\"object\":...}, the API server's watch event) on stdout. Logs go to stderr.\n\n"
+                 "Watches Argo Workflows on a Kubernetes API server and publishes every change as one JSON message\n"
+                 "({\"type\":...,\"object\":...,\"id\":...}, the API server's watch event) to stdout or a file,\n"
+                 "with a checkpoint that advances only after the sink acknowledged. Logs go to stderr.\n\n"
                  "Options (also --name=value; the seed's one-dash forms such as -kubeconfig work too;\n"
                  "each can be set by the environment variable shown):\n");
     for (size_t i = 0; i < N_OPTIONS; i++) {

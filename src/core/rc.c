@@ -15,6 +15,8 @@ const char *ww_strerror(ww_rc rc) {
     case WW_EGONE: return "resource version too old";
     case WW_ESTOP: return "stopping";
     case WW_EPROTO: return "protocol error";
+    case WW_ECONFLICT: return "conflict with another writer";
+    case WW_ENOENT: return "not found";
     }
     return "unknown error";
 }

@@ -7,17 +7,19 @@
 
 typedef enum {
     WW_OK = 0,
-    WW_AGAIN,   /* back-pressure: try the same thing later, not an error */
-    WW_RETRY,   /* transient failure: back off and retry */
-    WW_EINVAL,  /* bad input (flag, kubeconfig, server reply) */
-    WW_ENOMEM,  /* allocation failed */
-    WW_ETOOBIG, /* a capped buffer would grow past its cap */
-    WW_EIO,     /* file or socket error */
-    WW_EHTTP,   /* the server answered with an HTTP error */
-    WW_EAUTH,   /* 401/403, or credentials could not be obtained */
-    WW_EGONE,   /* 410: the resourceVersion is too old, relist */
-    WW_ESTOP,   /* shutdown was requested */
-    WW_EPROTO,  /* the stream broke its framing or JSON rules */
+    WW_AGAIN,     /* back-pressure: try the same thing later, not an error */
+    WW_RETRY,     /* transient failure: back off and retry */
+    WW_EINVAL,    /* bad input (flag, kubeconfig, server reply) */
+    WW_ENOMEM,    /* allocation failed */
+    WW_ETOOBIG,   /* a capped buffer would grow past its cap */
+    WW_EIO,       /* file or socket error */
+    WW_EHTTP,     /* the server answered with an HTTP error */
+    WW_EAUTH,     /* 401/403, or credentials could not be obtained */
+    WW_EGONE,     /* 410: the resourceVersion is too old, relist */
+    WW_ESTOP,     /* shutdown was requested */
+    WW_EPROTO,    /* the stream broke its framing or JSON rules */
+    WW_ECONFLICT, /* another writer changed what we were about to replace */
+    WW_ENOENT,    /* nothing stored yet */
 } ww_rc;
 
 const char *ww_strerror(ww_rc rc);

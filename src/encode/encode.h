@@ -11,7 +11,8 @@
 /* The raw watch event: for observed changes the line exactly as received;
  * for changes synthesised from a list {"type":T,"object":<object>}, the
  * bytes a watch would have sent, plus "recovered":true when the change was
- * found by diffing a relist rather than observed. */
+ * found by diffing a relist rather than observed. Either way the change's
+ * stable id is added as the last field: ,"id":"uid/rv[/recovered-type]"}. */
 ww_rc ww_encode_raw(const ww_change *c, ww_buf *out);
 
 #endif

@@ -6,8 +6,9 @@
 #include <string.h>
 
 extern const ww_sink_type ww_sink_stdout;
+extern const ww_sink_type ww_sink_file;
 
-static const ww_sink_type *const types[] = {&ww_sink_stdout};
+static const ww_sink_type *const types[] = {&ww_sink_stdout, &ww_sink_file};
 
 ww_rc ww_sink_open(const char *url, ww_sink **out, char *err, size_t errsz) {
     *out = NULL;
@@ -26,7 +27,7 @@ ww_rc ww_sink_open(const char *url, ww_sink **out, char *err, size_t errsz) {
         *out = s;
         return WW_OK;
     }
-    snprintf(err, errsz, "--sink %s: unknown sink (known: stdout)", url);
+    snprintf(err, errsz, "--sink %s: unknown sink (known: stdout, file://PATH)", url);
     return WW_EINVAL;
 }
 

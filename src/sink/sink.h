@@ -3,7 +3,8 @@
  *
  * publish() reports per message: acknowledged (durable at the destination),
  * retry later, or rejected for good. "Acknowledged" never means "handed to
- * a library". */
+ * a library". It returns WW_OK or WW_RETRY (some message must be retried);
+ * anything else means the sink is broken for good and the watcher stops. */
 #ifndef WW_SINK_H
 #define WW_SINK_H
 
@@ -27,6 +28,9 @@ typedef struct ww_sink_type {
     ww_rc (*publish)(void *state, const ww_msg *msgs, size_t n, ww_ack *acks);
     ww_rc (*flush)(void *state);
     void (*close)(void *state);
+    /* Why a message was rejected, for the log and the dead-letter file
+     * (NULL: the sink never rejects). */
+    const char *(*reject_reason)(void *state, const ww_msg *m);
 } ww_sink_type;
 
 struct ww_sink {
@@ -34,7 +38,7 @@ struct ww_sink {
     void *state;
 };
 
-/* Picks the backend by URL scheme ("stdout" or "stdout://"). */
+/* Picks the backend by URL scheme ("stdout", "stdout://", "file://PATH"). */
 ww_rc ww_sink_open(const char *url, ww_sink **out, char *err, size_t errsz);
 static inline ww_rc ww_sink_publish(ww_sink *s, const ww_msg *m, size_t n, ww_ack *acks) {
     return s->type->publish(s->state, m, n, acks);

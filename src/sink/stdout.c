@@ -46,9 +46,14 @@ static ww_rc so_publish(void *state, const ww_msg *m, size_t n, ww_ack *acks) {
     for (size_t i = 0; i < n; i++) {
         struct iovec iov[2] = {{(void *)m[i].data.p, m[i].data.n}, {(void *)"\n", 1}};
         if (write_all(iov, 2)) {
-            ww_error("sink", "stdout: write failed: %s", strerror(errno));
+            int e = errno;
             for (size_t j = i; j < n; j++) acks[j] = WW_ACK_RETRY;
-            return WW_EIO;
+            if (e == EPIPE) {
+                ww_error("sink", "stdout: the reader went away (broken pipe)");
+                return WW_EIO;
+            }
+            ww_warn("sink", "stdout: write failed: %s; will retry", strerror(e));
+            return WW_RETRY;
         }
         acks[i] = WW_ACK_OK;
     }
@@ -62,4 +67,4 @@ static ww_rc so_flush(void *state) {
 
 static void so_close(void *state) { (void)state; }
 
-const ww_sink_type ww_sink_stdout = {"stdout", so_open, so_publish, so_flush, so_close};
+const ww_sink_type ww_sink_stdout = {"stdout", so_open, so_publish, so_flush, so_close, NULL};

@@ -69,7 +69,8 @@ static ww_rc grow(ww_index *ix) {
     return WW_OK;
 }
 
-ww_rc ww_index_put(ww_index *ix, const char *uid, const char *ns, const char *name, const char *rv, uint32_t gen) {
+ww_rc ww_index_put(ww_index *ix, const char *uid, const char *ns, const char *name, const char *rv, uint32_t gen,
+                   uint8_t phase, uint32_t digest) {
     if ((ix->used + 1) * 4 > ix->cap * 3) {
         ww_rc rc = grow(ix);
         if (rc) return rc;
@@ -91,6 +92,8 @@ ww_rc ww_index_put(ww_index *ix, const char *uid, const char *ns, const char *na
     e->key = k;
     e->tomb = 0;
     e->seen_gen = gen;
+    e->phase = phase;
+    e->digest = digest;
     return WW_OK;
 }
 

@@ -1,10 +1,16 @@
-/* tracker.c - index upkeep and snapshot diffs. */
+/* tracker.c - index upkeep, snapshot diffs and prepared state. */
 #include "track/tracker.h"
 
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "track/status.h"
+
+static const char *const type_lower[] = {"added", "modified", "deleted"};
 
 /* apiVersion and kind, which a synthesised DELETED carries. */
 static void read_kind(ww_tracker *t, ww_span obj) {
@@ -14,22 +20,46 @@ static void read_kind(ww_tracker *t, ww_span obj) {
     if (ww_json_get(obj, "kind", &v) == WW_OK) ww_json_str(v, t->kind, sizeof t->kind);
 }
 
-void ww_tracker_init(ww_tracker *t, ww_change_fn emit, void *ud) {
+ww_rc ww_tracker_init(ww_tracker *t, char *const *namespaces, size_t n, ww_change_fn emit, void *ud) {
     memset(t, 0, sizeof *t);
+    if (n > WW_MAX_STREAMS) return WW_EINVAL;
     ww_index_init(&t->index);
     ww_buf_init(&t->scratch, 1 << 16);
+    t->n_streams = n ? n : 1;
+    for (size_t i = 0; i < n; i++)
+        if (!(t->streams[i].namespace_ = strdup(namespaces[i]))) return WW_ENOMEM;
     t->emit = emit;
     t->ud = ud;
+    return WW_OK;
 }
 
 void ww_tracker_free(ww_tracker *t) {
     ww_index_free(&t->index);
     ww_buf_free(&t->scratch);
+    for (size_t i = 0; i < t->n_streams; i++) free(t->streams[i].namespace_);
 }
 
-static ww_rc out(ww_tracker *t, ww_change_type type, ww_span line, ww_span obj, int recovered, const ww_objmeta *m) {
-    ww_change c = {.type = type, .line = line, .object = obj, .recovered = recovered, .uid = m->uid, .rv = m->rv};
-    return t->emit(t->ud, &c);
+/* Both decimal (etcd revisions always are): 1 if a <= b. Kubernetes calls
+ * resourceVersions opaque, so anything else compares as "not older". */
+static int rv_not_newer(const char *a, const char *b) {
+    char *ea, *eb;
+    errno = 0;
+    unsigned long long x = strtoull(a, &ea, 10), y = strtoull(b, &eb, 10);
+    if (errno || !*a || !*b || *ea || *eb) return 0;
+    return x <= y;
+}
+
+static ww_rc out(ww_tracker *t, ww_change_type type, ww_span line, ww_span obj, int recovered, ww_commit *op) {
+    const ww_objmeta *m = &op->meta;
+    if (recovered)
+        snprintf(t->id, sizeof t->id, "%s/%s/recovered-%s", m->uid, m->rv, type_lower[type]);
+    else
+        snprintf(t->id, sizeof t->id, "%s/%s", m->uid, m->rv);
+    ww_change c = {
+        .type = type, .line = line, .object = obj, .recovered = recovered, .uid = m->uid, .rv = m->rv, .id = t->id};
+    t->stats.published++;
+    if (recovered) t->stats.recovered++;
+    return t->emit(t->ud, &c, op);
 }
 
 /* Appends ,"key":"value" (without the comma for the first field). */
@@ -42,78 +72,155 @@ static ww_rc field(ww_buf *b, int first, const char *key, const char *value) {
 
 /* DELETED for an object that vanished while we were not watching: all we
  * know is its identity and last resourceVersion. */
-static ww_rc vanished(ww_tracker *t, ww_index_entry *e) {
-    ww_objmeta m;
-    snprintf(m.uid, sizeof m.uid, "%s", ww_index_uid(e));
-    snprintf(m.ns, sizeof m.ns, "%s", ww_index_ns(e));
-    snprintf(m.name, sizeof m.name, "%s", ww_index_name(e));
-    snprintf(m.rv, sizeof m.rv, "%s", ww_index_rv(e));
+static ww_rc vanished(ww_tracker *t, size_t stream, const char *rec) {
+    ww_commit op = {.kind = WW_OP_DEL, .stream = (uint16_t)stream};
+    ww_objmeta *m = &op.meta;
+    const char *p = rec;
+    snprintf(m->uid, sizeof m->uid, "%s", p);
+    p += strlen(p) + 1;
+    snprintf(m->ns, sizeof m->ns, "%s", p);
+    p += strlen(p) + 1;
+    snprintf(m->name, sizeof m->name, "%s", p);
+    p += strlen(p) + 1;
+    snprintf(m->rv, sizeof m->rv, "%s", p);
     ww_buf *b = &t->scratch;
     ww_buf_reset(b);
     ww_rc rc = ww_buf_puts(b, "{");
     if (t->api_version[0])
         rc |= field(b, 1, "apiVersion", t->api_version) | field(b, 0, "kind", t->kind) | ww_buf_puts(b, ",");
-    rc |= ww_buf_puts(b, "\"metadata\":{") | field(b, 1, "name", m.name);
-    if (m.ns[0]) rc |= field(b, 0, "namespace", m.ns);
-    rc |= field(b, 0, "uid", m.uid) | field(b, 0, "resourceVersion", m.rv) | ww_buf_puts(b, "}}");
+    rc |= ww_buf_puts(b, "\"metadata\":{") | field(b, 1, "name", m->name);
+    if (m->ns[0]) rc |= field(b, 0, "namespace", m->ns);
+    rc |= field(b, 0, "uid", m->uid) | field(b, 0, "resourceVersion", m->rv) | ww_buf_puts(b, "}}");
     if (rc) return WW_ENOMEM;
     ww_span none = {NULL, 0}, obj = {b->p, b->len};
-    ww_info("track", "%s/%s (uid %s) vanished while not watching: publishing a recovered DELETED", m.ns, m.name, m.uid);
-    return out(t, WW_CHANGE_DELETED, none, obj, 1, &m);
+    ww_info("track", "%s/%s (uid %s) vanished while not watching: publishing a recovered DELETED", m->ns, m->name,
+            m->uid);
+    return out(t, WW_CHANGE_DELETED, none, obj, 1, &op);
 }
 
-ww_rc ww_tracker_feed(ww_tracker *t, const ww_delta *d) {
+static int in_stream(const ww_stream *s, const ww_index_entry *e) {
+    return !s->namespace_ || !strcmp(s->namespace_, ww_index_ns(e));
+}
+
+/* The end of a snapshot: everything of this stream known but not listed was
+ * deleted meanwhile. The records are copied first, because publishing may
+ * commit (and so change the index) while we go. */
+static ww_rc snapshot_end(ww_tracker *t, size_t stream, const ww_delta *d) {
+    ww_stream *s = &t->streams[stream];
+    ww_buf gone;
+    ww_buf_init(&gone, (size_t)1 << 40);
+    ww_rc rc = WW_OK;
+    size_t n = 0;
+    for (size_t i = 0; i < t->index.cap && !rc; i++) {
+        ww_index_entry *e = &t->index.slots[i];
+        if (!e->key || e->seen_gen == s->gen || !in_stream(s, e)) continue;
+        const char *r = ww_index_rv(e);
+        rc = ww_buf_append(&gone, e->key, (size_t)(r + strlen(r) + 1 - e->key));
+        n++;
+    }
+    for (size_t off = 0, k = 0; !rc && k < n; k++) {
+        const char *rec = gone.p + off;
+        for (int f = 0; f < 4; f++) off += strlen(gone.p + off) + 1;
+        rc = vanished(t, stream, rec);
+    }
+    ww_buf_free(&gone);
+    if (rc) return rc;
+    ww_commit op = {.kind = WW_OP_NONE, .stream = (uint16_t)stream};
+    snprintf(op.rv, sizeof op.rv, "%s", d->rv ? d->rv : "");
+    return t->emit(t->ud, NULL, &op);
+}
+
+static void prepare_put(ww_commit *op, size_t stream, const ww_objmeta *m, ww_span obj, uint32_t gen) {
+    memset(op, 0, offsetof(ww_commit, meta));
+    op->kind = WW_OP_PUT;
+    op->stream = (uint16_t)stream;
+    op->gen = gen;
+    op->meta = *m;
+    ww_status_read(obj, &op->phase, &op->digest);
+}
+
+ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d) {
     ww_span none = {NULL, 0};
+    ww_stream *s = &t->streams[stream];
     const ww_objmeta *m = d->meta; /* set by the reflector for every object */
     /* Watch events always carry kind; list items of core resources may not,
      * so those are looked at only once. */
     if (m && !t->kind[0] && (!t->kind_read || d->type != WW_DELTA_SNAPSHOT_ITEM)) read_kind(t, d->object);
+    ww_commit op;
     switch (d->type) {
-    case WW_DELTA_SNAPSHOT_BEGIN: t->gen++; return WW_OK;
+    case WW_DELTA_SNAPSHOT_BEGIN:
+        s->gen++;
+        s->recovering = s->rv[0] != 0;
+        s->initial = !s->rv[0];
+        return WW_OK;
     case WW_DELTA_SNAPSHOT_ITEM: {
         if (!m->uid[0]) {
             ww_warn("track", "a listed object has no metadata.uid; passing it on unindexed");
             return WW_OK;
         }
-        int relist = t->snapshots > 0;
         ww_index_entry *e = ww_index_get(&t->index, m->uid);
-        if (e && strcmp(ww_index_rv(e), m->rv) == 0) {
-            e->seen_gen = t->gen;
-            return WW_OK;
+        if (e) {
+            e->seen_gen = s->gen;
+            if (!strcmp(ww_index_rv(e), m->rv)) return WW_OK;
         }
-        ww_change_type ty = e ? WW_CHANGE_MODIFIED : WW_CHANGE_ADDED;
-        ww_rc rc = out(t, ty, none, d->object, relist, m);
-        if (rc) return rc;
-        return ww_index_put(&t->index, m->uid, m->ns, m->name, m->rv, t->gen);
-    }
-    case WW_DELTA_SNAPSHOT_END: {
-        /* Everything known but not in this snapshot was deleted meanwhile. */
-        for (size_t i = 0; i < t->index.cap; i++) {
-            ww_index_entry *e = &t->index.slots[i];
-            if (!e->key || e->seen_gen == t->gen) continue;
-            ww_rc rc = vanished(t, e);
-            if (rc) return rc;
-            ww_index_del(&t->index, ww_index_uid(e));
+        prepare_put(&op, stream, m, d->object, s->gen);
+        if (s->initial && t->skip_initial) {
+            t->stats.skipped++;
+            return t->emit(t->ud, NULL, &op);
         }
-        t->snapshots++;
-        return WW_OK;
+        return out(t, e ? WW_CHANGE_MODIFIED : WW_CHANGE_ADDED, none, d->object, s->recovering, &op);
     }
+    case WW_DELTA_SNAPSHOT_END: return snapshot_end(t, stream, d);
     case WW_DELTA_ADDED:
     case WW_DELTA_MODIFIED:
     case WW_DELTA_DELETED: {
-        if (!m->uid[0]) ww_warn("track", "a watch event has no metadata.uid; passing it on unindexed");
         ww_change_type ty = d->type == WW_DELTA_ADDED      ? WW_CHANGE_ADDED
                             : d->type == WW_DELTA_MODIFIED ? WW_CHANGE_MODIFIED
                                                            : WW_CHANGE_DELETED;
-        ww_rc rc = out(t, ty, d->line, d->object, 0, m);
-        if (rc || !m->uid[0]) return rc;
-        if (ty == WW_CHANGE_DELETED)
-            ww_index_del(&t->index, m->uid);
-        else
-            rc = ww_index_put(&t->index, m->uid, m->ns, m->name, m->rv, t->gen);
-        return rc;
+        if (!m->uid[0]) ww_warn("track", "a watch event has no metadata.uid; passing it on unindexed");
+        if (ty == WW_CHANGE_DELETED) {
+            memset(&op, 0, offsetof(ww_commit, meta));
+            op.kind = m->uid[0] ? WW_OP_DEL : WW_OP_NONE;
+            op.stream = (uint16_t)stream;
+            op.meta = *m;
+        } else {
+            prepare_put(&op, stream, m, d->object, s->gen);
+            if (!m->uid[0]) op.kind = WW_OP_NONE;
+        }
+        snprintf(op.rv, sizeof op.rv, "%s", m->rv);
+        ww_index_entry *e = m->uid[0] ? ww_index_get(&t->index, m->uid) : NULL;
+        if (e && rv_not_newer(m->rv, ww_index_rv(e))) {
+            /* Replayed after a restart: this object was already published at
+             * a newer state (a recovered change); publishing the older one
+             * now would break per-object order. */
+            ww_debug("track", "%s/%s at %s: already published at %s; not publishing again", m->ns, m->name, m->rv,
+                     ww_index_rv(e));
+            t->stats.stale++;
+            op.kind = WW_OP_NONE;
+            return t->emit(t->ud, NULL, &op);
+        }
+        return out(t, ty, d->line, d->object, 0, &op);
     }
-    case WW_DELTA_BOOKMARK: return WW_OK;
+    case WW_DELTA_BOOKMARK:
+        memset(&op, 0, offsetof(ww_commit, meta));
+        op.kind = WW_OP_NONE;
+        op.stream = (uint16_t)stream;
+        snprintf(op.rv, sizeof op.rv, "%s", d->rv ? d->rv : "");
+        return t->emit(t->ud, NULL, &op);
     }
     return WW_OK;
+}
+
+ww_rc ww_tracker_commit(ww_tracker *t, const ww_commit *op) {
+    ww_rc rc = WW_OK;
+    const ww_objmeta *m = &op->meta;
+    if (op->kind == WW_OP_PUT)
+        rc = ww_index_put(&t->index, m->uid, m->ns, m->name, m->rv, op->gen, op->phase, op->digest);
+    else if (op->kind == WW_OP_DEL)
+        ww_index_del(&t->index, m->uid);
+    if (!rc && op->rv[0] && op->stream < t->n_streams) {
+        ww_stream *s = &t->streams[op->stream];
+        memcpy(s->rv, op->rv, sizeof s->rv);
+    }
+    return rc;
 }

@@ -1,18 +1,32 @@
-/* tracker.h - turns reflector deltas into changes to publish.
+/* tracker.h - the single owner of state: the index of known objects and
+ * the checkpoint resourceVersion of every stream (one stream per watched
+ * namespace, or one for all namespaces).
  *
- * The single owner of the index. Watch events pass through (and update the
- * index); a snapshot (list or relist) is diffed against the index: objects
+ * It turns reflector deltas into changes to publish. Watch events pass
+ * through; a snapshot (list or relist) is diffed against the index: objects
  * not known become ADDED, objects whose resourceVersion changed become
  * MODIFIED, objects that vanished become DELETED with their last known
- * namespace/name/uid. Changes synthesised from a relist that follows
- * another snapshot are marked recovered: they were not observed as they
- * happened. Unchanged objects in a relist are not published again. */
+ * namespace/name/uid. Changes found by a relist after an earlier snapshot
+ * or a stored checkpoint are marked recovered: they were not observed as
+ * they happened.
+ *
+ * Nothing changes on the way out. Every change comes with a prepared state
+ * (ww_commit) that the delivery side hands back to ww_tracker_commit() once
+ * the change's message is acknowledged, in order; so the index and the
+ * checkpoint always describe acknowledged changes only, and can be saved at
+ * any moment. Two rules keep that sound: a snapshot begins only when
+ * nothing is in flight (the delivery side flushes first), and a watch event
+ * not newer than what the index holds for its object (a replay after a
+ * crash, already covered by a recovered change) is not published again. */
 #ifndef WW_TRACKER_H
 #define WW_TRACKER_H
 
+#include <stdint.h>
 #include "core/buf.h"
 #include "track/index.h"
 #include "watch/reflector.h"
+
+#define WW_MAX_STREAMS 64
 
 typedef enum { WW_CHANGE_ADDED, WW_CHANGE_MODIFIED, WW_CHANGE_DELETED } ww_change_type;
 
@@ -23,25 +37,60 @@ typedef struct {
     int recovered;  /* synthesised from a relist diff */
     const char *uid;
     const char *rv;
+    const char *id; /* stable identity: uid/rv, or uid/rv/recovered-<type> */
 } ww_change;
 
-typedef ww_rc (*ww_change_fn)(void *ud, const ww_change *c);
+enum { WW_OP_NONE, WW_OP_PUT, WW_OP_DEL };
+
+/* A prepared state change, applied by ww_tracker_commit. */
+typedef struct {
+    uint8_t kind;  /* WW_OP_* */
+    uint8_t phase; /* PUT */
+    uint16_t stream;
+    uint32_t digest; /* PUT */
+    uint32_t gen;    /* PUT */
+    char rv[64];     /* the stream's checkpoint once this is committed; "" leaves it */
+    ww_objmeta meta; /* PUT, DEL */
+} ww_commit;
+
+/* c is NULL when there is nothing to publish but state to commit (a
+ * bookmark, the end of a list, an object recorded under
+ * --initial-state=skip). */
+typedef ww_rc (*ww_change_fn)(void *ud, const ww_change *c, const ww_commit *op);
+
+typedef struct {
+    char *namespace_; /* NULL: all namespaces */
+    char rv[64];      /* committed checkpoint; "" before the first complete list */
+    uint32_t gen;     /* current snapshot generation */
+    int recovering;   /* the current snapshot follows an earlier one or a stored checkpoint */
+    int initial;      /* the current snapshot is this stream's first ever */
+} ww_stream;
+
+typedef struct {
+    unsigned long published, recovered, stale, skipped;
+} ww_tracker_stats;
 
 typedef struct {
     ww_index index;
-    uint32_t gen; /* current snapshot generation */
-    unsigned long snapshots;
-    int kind_read;         /* a list item was looked at for apiVersion and kind */
+    ww_stream streams[WW_MAX_STREAMS];
+    size_t n_streams;
+    int skip_initial;      /* --initial-state=skip */
     char api_version[128]; /* for synthesised DELETED objects */
     char kind[128];
+    int kind_read;
     ww_buf scratch;
+    char id[512];
+    ww_tracker_stats stats;
     ww_change_fn emit;
     void *ud;
 } ww_tracker;
 
-void ww_tracker_init(ww_tracker *t, ww_change_fn emit, void *ud);
+/* namespaces: n names (n == 0: one stream for all namespaces). */
+ww_rc ww_tracker_init(ww_tracker *t, char *const *namespaces, size_t n, ww_change_fn emit, void *ud);
 void ww_tracker_free(ww_tracker *t);
-/* Feeds one delta (the reflector's callback). */
-ww_rc ww_tracker_feed(ww_tracker *t, const ww_delta *d);
+/* Feeds one delta of a stream. Returns what emit returned, or ENOMEM. */
+ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d);
+/* Applies a prepared state change (its message was acknowledged). */
+ww_rc ww_tracker_commit(ww_tracker *t, const ww_commit *op);
 
 #endif

@@ -113,6 +113,11 @@ class Watcher:
             if k.startswith("WORKFLOW_WATCHER_") or k == "KUBECONFIG":
                 del e[k]
         e.update(env or {})
+        # Each watcher keeps its default checkpoint in a folder of its own,
+        # unless the test says where (restart tests pass the same one).
+        if "XDG_STATE_HOME" not in (env or {}) and not any(a.startswith(("--checkpoint", "-checkpoint"))
+                                                          for a in args):
+            e["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="ww-state-")
         self.args = [BINARY, *args]
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e, cwd=cwd)
         self.lines, self.logs = [], []

@@ -38,7 +38,8 @@ def test_create_update_patch_delete_exact_events(cluster, watcher_factory, list_
 
 def test_lines_are_the_api_servers_bytes(cluster, watcher_factory):
     """Each line equals, byte for byte, what a raw watch with the official
-    client receives from the same resourceVersion."""
+    client receives from the same resourceVersion, plus the stable id as the
+    event's last field."""
     ns = cluster.namespace()
     start_rv = cluster.list_wf(ns)["metadata"]["resourceVersion"]
     w = watcher_factory(["--kubeconfig", cluster.kubeconfig, "--namespace", ns, "-resourceVersion", start_rv])
@@ -54,7 +55,11 @@ def test_lines_are_the_api_servers_bytes(cluster, watcher_factory):
     theirs = [l for l in resp.data.split(b"\n") if l]
     ours = [l.rstrip(b"\n") for l in w.raw_lines()]
     assert len(theirs) == 3
-    assert ours == theirs
+    ids = []
+    for line in theirs:
+        m = json.loads(line)["object"]["metadata"]
+        ids.append(f'{m["uid"]}/{m["resourceVersion"]}')
+    assert ours == [t[:-1] + b',"id":"' + i.encode() + b'"}' for t, i in zip(theirs, ids)]
     # int64 beyond double precision survived untouched
     assert b"9007199254740993" in ours[0]
     assert wf["metadata"]["uid"].encode() in ours[2]

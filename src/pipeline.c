@@ -1,0 +1,398 @@
+/* pipeline.c - batching, ordered commits, retries, dead letters, saves. */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/backoff.h"
+#include "core/log.h"
+#include "encode/encode.h"
+
+/* A delta copied out of the reflector's buffers. */
+typedef struct {
+    ww_qitem q;
+    uint16_t stream;
+    uint8_t type;
+    uint8_t has_meta;
+    uint8_t has_rv;
+    ww_objmeta meta;
+    char rv[64];
+    size_t line_n, obj_off, obj_n;
+    char data[];
+} delta_item;
+
+/* One change (or state-only commit) of the current batch. */
+typedef struct {
+    ww_commit op;
+    int has_msg;
+    size_t off, len; /* message bytes in data */
+    size_t id_off;   /* id in ids */
+} entry;
+
+struct ww_pipeline {
+    ww_pipeline_opts o;
+    ww_tracker *t;
+    ww_sink *sink;
+    ww_store *store;
+    ww_queue *q;
+    volatile int *stop;
+    int dl_fd;
+    entry *ents;
+    size_t n, cap, n_msgs;
+    ww_msg *msgs;
+    ww_ack *acks;
+    ww_buf data, ids, blob;
+    double batch_start;
+    double deadline; /* 0 until a stop was requested */
+    double last_save;
+    unsigned long unsaved;
+    int dirty;
+    ww_backoff bo;
+    ww_pipeline_stats st;
+};
+
+ww_rc ww_pipeline_enqueue(ww_queue *q, size_t stream, const ww_delta *d, volatile int *stop) {
+    size_t bytes = d->line.n ? d->line.n : d->object.n;
+    delta_item *it = malloc(sizeof *it + bytes);
+    if (!it) return WW_ENOMEM;
+    it->q.size = sizeof *it + bytes;
+    it->stream = (uint16_t)stream;
+    it->type = (uint8_t)d->type;
+    it->has_meta = d->meta != NULL;
+    if (d->meta) it->meta = *d->meta;
+    it->has_rv = d->rv != NULL;
+    snprintf(it->rv, sizeof it->rv, "%s", d->rv ? d->rv : "");
+    it->line_n = d->line.n;
+    it->obj_n = d->object.n;
+    it->obj_off = 0;
+    if (d->line.n) {
+        memcpy(it->data, d->line.p, d->line.n);
+        if (d->object.n) it->obj_off = (size_t)(d->object.p - d->line.p);
+    } else if (d->object.n) {
+        memcpy(it->data, d->object.p, d->object.n);
+    }
+    ww_rc rc = ww_queue_push(q, &it->q, stop);
+    if (rc) free(it);
+    return rc;
+}
+
+static int past_deadline(ww_pipeline *p) {
+    double now = ww_now();
+    if (*p->stop && !p->deadline) p->deadline = now + p->o.grace_s;
+    return p->deadline && now >= p->deadline;
+}
+
+static ww_rc commit(ww_pipeline *p, const ww_commit *op) {
+    ww_rc rc = ww_tracker_commit(p->t, op);
+    if (rc) {
+        ww_error("pipeline", "cannot update the index: %s", ww_strerror(rc));
+        return rc;
+    }
+    p->dirty = 1;
+    p->unsaved++;
+    return WW_OK;
+}
+
+static ww_rc save(ww_pipeline *p, int force) {
+    if (!p->store || !p->dirty || !strcmp(p->store->type->scheme, "none")) return WW_OK;
+    double now = ww_now();
+    if (!force && now - p->last_save < p->o.save_interval_s && p->unsaved < p->o.save_changes) return WW_OK;
+    p->last_save = now;
+    ww_rc rc = ww_checkpoint_write(p->t, &p->o.ident, &p->blob);
+    char err[1024] = "";
+    if (!rc) rc = ww_store_save(p->store, p->blob.p, p->blob.len, err, sizeof err);
+    if (rc == WW_ECONFLICT) {
+        ww_error("store", "%s: %s; stopping", p->store->url, err);
+        return rc;
+    }
+    if (rc) {
+        p->st.save_failures++;
+        ww_warn("store", "%s: cannot save the checkpoint: %s; will try again in %.0f s", p->store->url,
+                err[0] ? err : ww_strerror(rc), p->o.save_interval_s);
+        return WW_OK;
+    }
+    p->st.saves++;
+    p->dirty = 0;
+    p->unsaved = 0;
+    ww_debug("store", "checkpoint saved: %zu objects, %zu bytes", p->t->index.len, p->blob.len);
+    return WW_OK;
+}
+
+/* Appends {"time":..,"id":..,"key":..,"reason":..,"message":"..."} and fsyncs. */
+static ww_rc dead_letter(ww_pipeline *p, const ww_msg *m, const char *why) {
+    ww_buf b;
+    ww_buf_init(&b, m->data.n * 6 + 4096);
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    ww_rc rc = ww_buf_printf(&b, "{\"time\":\"%s\",\"id\":\"", when);
+    if (!rc) rc = ww_buf_json_escape(&b, m->id, strlen(m->id));
+    if (!rc) rc = ww_buf_puts(&b, "\",\"key\":\"");
+    if (!rc) rc = ww_buf_json_escape(&b, m->key, strlen(m->key));
+    if (!rc) rc = ww_buf_puts(&b, "\",\"reason\":\"");
+    if (!rc) rc = ww_buf_json_escape(&b, why, strlen(why));
+    if (!rc) rc = ww_buf_puts(&b, "\",\"message\":\"");
+    if (!rc) rc = ww_buf_json_escape(&b, m->data.p, m->data.n);
+    if (!rc) rc = ww_buf_puts(&b, "\"}\n");
+    size_t off = 0;
+    while (!rc && off < b.len) {
+        ssize_t w = write(p->dl_fd, b.p + off, b.len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0)
+            rc = WW_EIO;
+        else
+            off += (size_t)w;
+    }
+    if (!rc && fsync(p->dl_fd)) rc = WW_EIO;
+    ww_buf_free(&b);
+    return rc;
+}
+
+static ww_rc rejected(ww_pipeline *p, const ww_msg *m) {
+    const char *why = p->sink->type->reject_reason ? p->sink->type->reject_reason(p->sink->state, m) : "rejected";
+    p->st.rejected++;
+    if (p->o.reject_stop || p->dl_fd < 0) {
+        ww_error("pipeline",
+                 "the sink rejected message %s for good (%s); stopping (--on-reject=stop). It was not acknowledged, so "
+                 "the next start offers it again; pass --dead-letter FILE to set such messages aside instead",
+                 m->id, why);
+        return WW_EINVAL;
+    }
+    if (dead_letter(p, m, why)) {
+        ww_error("pipeline",
+                 "the sink rejected message %s (%s) and the dead-letter file %s cannot be written: %s; "
+                 "stopping",
+                 m->id, why, p->o.dead_letter, strerror(errno));
+        return WW_EIO;
+    }
+    ww_warn("pipeline", "the sink rejected message %s for good (%s); written to the dead-letter file %s", m->id, why,
+            p->o.dead_letter);
+    return WW_OK;
+}
+
+/* Sleeps s seconds, or less once the grace period after a stop is over. */
+static void nap(ww_pipeline *p, double s) {
+    double end = ww_now() + s;
+    while (ww_now() < end && !past_deadline(p)) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void reset_batch(ww_pipeline *p) {
+    p->n = p->n_msgs = 0;
+    ww_buf_reset(&p->data);
+    ww_buf_reset(&p->ids);
+}
+
+/* Publishes the batch until every message is acknowledged or set aside.
+ * WW_ESTOP when the grace period ran out first (nothing more is committed),
+ * another error when the watcher must stop. */
+static ww_rc flush(ww_pipeline *p) {
+    size_t done = 0;
+    unsigned attempts = 0;
+    while (done < p->n) {
+        while (done < p->n && !p->ents[done].has_msg) {
+            ww_rc rc = commit(p, &p->ents[done++].op);
+            if (rc) return rc;
+        }
+        if (done == p->n) break;
+        size_t k = 0;
+        for (size_t i = done; i < p->n; i++) {
+            entry *e = &p->ents[i];
+            if (!e->has_msg) continue;
+            p->msgs[k] = (ww_msg){{p->data.p + e->off, e->len}, p->ids.p + e->id_off, e->op.meta.uid};
+            k++;
+        }
+        ww_rc rc = ww_sink_publish(p->sink, p->msgs, k, p->acks);
+        p->st.batches++;
+        if (rc != WW_OK && rc != WW_RETRY) {
+            ww_error("pipeline",
+                     "the sink failed for good (%s); stopping. %zu messages were not acknowledged and will "
+                     "be read again at the next start",
+                     ww_strerror(rc), k);
+            return rc;
+        }
+        int blocked = 0;
+        for (size_t i = done, j = 0; i < p->n && !blocked; i++) {
+            entry *e = &p->ents[i];
+            if (e->has_msg) {
+                ww_ack a = p->acks[j];
+                const ww_msg *m = &p->msgs[j++];
+                if (a == WW_ACK_RETRY) {
+                    blocked = 1;
+                    break;
+                }
+                if (a == WW_ACK_REJECT && (rc = rejected(p, m))) return rc;
+                if (a == WW_ACK_OK) p->st.acked++;
+            }
+            if ((rc = commit(p, &e->op))) return rc;
+            done++;
+        }
+        if (!blocked) break;
+        attempts++;
+        p->st.retries++;
+        if (past_deadline(p)) return WW_ESTOP;
+        double d = ww_backoff_next(&p->bo, ww_now());
+        size_t left = 0;
+        for (size_t i = done; i < p->n; i++) left += (size_t)p->ents[i].has_msg;
+        ww_warn("pipeline", "the sink did not take %zu messages (attempt %u); retrying in %.1f s; the watch waits",
+                left, attempts, d);
+        nap(p, d);
+        if (past_deadline(p)) return WW_ESTOP;
+    }
+    if (attempts) ww_info("pipeline", "the sink took the batch after %u retries", attempts);
+    p->st.messages += p->n_msgs;
+    reset_batch(p);
+    return save(p, 0);
+}
+
+static ww_rc on_change(void *ud, const ww_change *c, const ww_commit *op) {
+    ww_pipeline *p = ud;
+    if (!c && p->n == 0) {
+        ww_rc rc = commit(p, op);
+        return rc ? rc : save(p, 0);
+    }
+    if (p->n == p->cap) {
+        size_t ncap = p->cap * 2;
+        entry *ne = realloc(p->ents, ncap * sizeof *ne);
+        if (!ne) return WW_ENOMEM;
+        p->ents = ne;
+        p->cap = ncap;
+    }
+    entry *e = &p->ents[p->n];
+    e->op = *op;
+    e->has_msg = c != NULL;
+    if (c) {
+        e->off = p->data.len;
+        ww_rc rc = ww_encode_raw(c, &p->data);
+        if (!rc) {
+            e->id_off = p->ids.len;
+            rc = ww_buf_append(&p->ids, c->id, strlen(c->id) + 1);
+        }
+        if (rc) {
+            ww_error("encode", "cannot encode change %s (%zu bytes): %s; stopping", c->id, c->object.n,
+                     ww_strerror(rc));
+            p->data.len = e->off;
+            return rc;
+        }
+        e->len = p->data.len - e->off;
+        p->n_msgs++;
+    }
+    if (p->n == 0) p->batch_start = ww_now();
+    p->n++;
+    if (p->n_msgs >= p->o.batch_messages || p->data.len >= p->o.batch_bytes || p->n == p->cap) return flush(p);
+    return WW_OK;
+}
+
+ww_rc ww_pipeline_new(const ww_pipeline_opts *o, ww_tracker *t, ww_sink *sink, ww_store *store, ww_queue *q,
+                      volatile int *stop, ww_pipeline **out, char *err, size_t errsz) {
+    ww_pipeline *p = calloc(1, sizeof *p);
+    if (!p) return WW_ENOMEM;
+    p->o = *o;
+    p->t = t;
+    p->sink = sink;
+    p->store = store;
+    p->q = q;
+    p->stop = stop;
+    p->dl_fd = -1;
+    p->cap = o->batch_messages * 2 + 64;
+    if (p->cap < 1024) p->cap = 1024;
+    p->ents = malloc(p->cap * sizeof *p->ents);
+    p->msgs = malloc((o->batch_messages + 1) * sizeof *p->msgs);
+    p->acks = malloc((o->batch_messages + 1) * sizeof *p->acks);
+    ww_buf_init(&p->data, o->batch_bytes + o->max_message + 65536);
+    ww_buf_init(&p->ids, 1 << 30);
+    ww_buf_init(&p->blob, (size_t)1 << 32);
+    ww_backoff_init(&p->bo, 0.5, 30, 120, (uint64_t)time(NULL) ^ (uint64_t)getpid());
+    if (!p->ents || !p->msgs || !p->acks) {
+        ww_pipeline_free(p);
+        return WW_ENOMEM;
+    }
+    if (o->dead_letter) {
+        p->dl_fd = open(o->dead_letter, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (p->dl_fd < 0) {
+            snprintf(err, errsz, "--dead-letter %s: cannot open: %s", o->dead_letter, strerror(errno));
+            ww_pipeline_free(p);
+            return WW_EIO;
+        }
+    }
+    t->emit = on_change;
+    t->ud = p;
+    *out = p;
+    return WW_OK;
+}
+
+ww_rc ww_pipeline_run(ww_pipeline *p) {
+    ww_rc rc = WW_OK;
+    p->last_save = ww_now();
+    for (;;) {
+        if (past_deadline(p)) {
+            rc = WW_ESTOP;
+            break;
+        }
+        double timeout = 0.25;
+        if (p->n) {
+            timeout = p->batch_start + p->o.linger_s - ww_now();
+            if (timeout < 0) timeout = 0;
+        }
+        ww_qitem *qi = ww_queue_pop(p->q, timeout);
+        if (qi) {
+            delta_item *it = (delta_item *)qi;
+            ww_delta d = {.type = (ww_delta_type)it->type,
+                          .line = {it->data, it->line_n},
+                          .object = {it->data + it->obj_off, it->obj_n},
+                          .rv = it->has_rv ? it->rv : NULL,
+                          .meta = it->has_meta ? &it->meta : NULL};
+            /* A snapshot is diffed against acknowledged state only. */
+            if (d.type == WW_DELTA_SNAPSHOT_BEGIN && p->n) rc = flush(p);
+            if (!rc) rc = ww_tracker_feed(p->t, it->stream, &d);
+            free(it);
+            if (!rc && p->n && ww_now() - p->batch_start >= p->o.linger_s) rc = flush(p);
+            if (rc) break;
+            continue;
+        }
+        if (p->n) {
+            if ((rc = flush(p))) break;
+        } else if (ww_queue_finished(p->q)) {
+            break;
+        }
+        if ((rc = save(p, 0))) break;
+    }
+    if (rc == WW_OK && p->n) rc = flush(p);
+    if (rc == WW_ESTOP) {
+        ww_warn("pipeline",
+                "the grace period (%.0f s) ended with %zu changes not acknowledged; they were not "
+                "checkpointed and will be read again at the next start",
+                p->o.grace_s, p->n_msgs);
+        rc = WW_OK;
+    }
+    if (rc) {
+        *p->stop = 1;
+        ww_queue_close(p->q);
+    }
+    ww_sink_flush(p->sink);
+    ww_rc src = save(p, 1);
+    if (!rc && src) rc = src;
+    return rc;
+}
+
+const ww_pipeline_stats *ww_pipeline_stats_get(const ww_pipeline *p) { return &p->st; }
+
+void ww_pipeline_free(ww_pipeline *p) {
+    if (!p) return;
+    if (p->dl_fd >= 0) close(p->dl_fd);
+    free(p->ents);
+    free(p->msgs);
+    free(p->acks);
+    ww_buf_free(&p->data);
+    ww_buf_free(&p->ids);
+    ww_buf_free(&p->blob);
+    free(p);
+}

@@ -1,0 +1,149 @@
+/* file.c - the checkpoint in a local file: file://PATH.
+ *
+ * save() writes PATH.tmp (mode 0600), fsyncs it, renames it over PATH and
+ * fsyncs the folder, so a crash leaves either the old or the new file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+typedef struct {
+    char *path;
+    char *tmp;
+    char *dir;
+} file_store;
+
+static void fs_close(void *state) {
+    file_store *f = state;
+    if (!f) return;
+    free(f->path);
+    free(f->tmp);
+    free(f->dir);
+    free(f);
+}
+
+/* Creates the folders of path (like mkdir -p), mode 0700. */
+static int mkdirs(const char *dir) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0700) && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0700) && errno != EEXIST) return -1;
+    return 0;
+}
+
+static ww_rc fs_open(const char *url, const ww_store_env *env, void **state, char *err, size_t errsz) {
+    (void)env;
+    const char *path = url + strlen("file://");
+    if (strncmp(url, "file://", 7) || !*path) {
+        snprintf(err, errsz, "--checkpoint %s: expected file://PATH", url);
+        return WW_EINVAL;
+    }
+    file_store *f = calloc(1, sizeof *f);
+    if (!f) return WW_ENOMEM;
+    f->path = strdup(path);
+    char *d = strdup(path);
+    if (!f->path || !d || asprintf(&f->tmp, "%s.tmp", path) < 0) {
+        free(d);
+        fs_close(f);
+        return WW_ENOMEM;
+    }
+    f->dir = strdup(dirname(d));
+    free(d);
+    if (!f->dir) {
+        fs_close(f);
+        return WW_ENOMEM;
+    }
+    struct stat st;
+    if (stat(f->dir, &st) && mkdirs(f->dir)) {
+        snprintf(err, errsz, "--checkpoint %s: cannot create the folder %s: %s", url, f->dir, strerror(errno));
+        fs_close(f);
+        return WW_EIO;
+    }
+    if (!stat(f->path, &st) && S_ISDIR(st.st_mode)) {
+        snprintf(err, errsz, "--checkpoint %s: %s is a folder; name a file", url, f->path);
+        fs_close(f);
+        return WW_EINVAL;
+    }
+    *state = f;
+    return WW_OK;
+}
+
+static ww_rc fs_load(void *state, ww_buf *out, char *err, size_t errsz) {
+    file_store *f = state;
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return WW_ENOENT;
+        snprintf(err, errsz, "cannot open the checkpoint %s: %s", f->path, strerror(errno));
+        return WW_EIO;
+    }
+    char chunk[65536];
+    ww_rc rc = WW_OK;
+    for (;;) {
+        ssize_t r = read(fd, chunk, sizeof chunk);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            snprintf(err, errsz, "cannot read the checkpoint %s: %s", f->path, strerror(errno));
+            rc = WW_EIO;
+            break;
+        }
+        if (r == 0) break;
+        if ((rc = ww_buf_append(out, chunk, (size_t)r))) {
+            snprintf(err, errsz, "the checkpoint %s is larger than %zu bytes", f->path, out->max);
+            break;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+static ww_rc fs_save(void *state, const char *data, size_t n, char *err, size_t errsz) {
+    file_store *f = state;
+    int fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errsz, "cannot write the checkpoint %s: %s", f->tmp, strerror(errno));
+        return WW_EIO;
+    }
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, data + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            snprintf(err, errsz, "cannot write the checkpoint %s: %s", f->tmp, strerror(errno));
+            close(fd);
+            unlink(f->tmp);
+            return WW_EIO;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd)) {
+        snprintf(err, errsz, "cannot fsync the checkpoint %s: %s", f->tmp, strerror(errno));
+        close(fd);
+        unlink(f->tmp);
+        return WW_EIO;
+    }
+    close(fd);
+    if (rename(f->tmp, f->path)) {
+        snprintf(err, errsz, "cannot rename %s to %s: %s", f->tmp, f->path, strerror(errno));
+        unlink(f->tmp);
+        return WW_EIO;
+    }
+    int dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return WW_OK;
+}
+
+const ww_store_type ww_store_file = {"file", fs_open, fs_load, fs_save, fs_close};

@@ -1,0 +1,57 @@
+/* store.h - where the checkpoint lives. One static ww_store_type per
+ * backend, registered by URL scheme like the sinks (sink/sink.h).
+ *
+ * A store keeps one opaque blob: the serialised checkpoint (resourceVersion
+ * of every stream plus the index, track/checkpoint.h). save() replaces it
+ * atomically: after a crash at any point, load() returns either the old
+ * blob or the new one, never a mix. Stores are used from one thread only
+ * (the delivery thread). */
+#ifndef WW_STORE_H
+#define WW_STORE_H
+
+#include <stddef.h>
+#include "core/buf.h"
+#include "core/rc.h"
+#include "kube/kubeconfig.h"
+
+/* What a backend may need besides its URL. */
+typedef struct {
+    const ww_kubeconfig *kc;    /* configmap:// talks to the API server with the watcher's credentials */
+    volatile int *stop;         /* set on shutdown: abort slow requests */
+    const char *redis_password; /* from --redis-password when the URL has none; never logged */
+} ww_store_env;
+
+typedef struct ww_store_type {
+    const char *scheme; /* "file", "configmap", "redis", "none" */
+    /* Parses url and connects if needed. WW_EINVAL with a message in err for
+     * a bad URL; other errors (unreachable server) also fill err. */
+    ww_rc (*open)(const char *url, const ww_store_env *env, void **state, char *err, size_t errsz);
+    /* Reads the blob into out. WW_ENOENT when nothing was saved yet; any
+     * other error fills err (the watcher then refuses to start). */
+    ww_rc (*load)(void *state, ww_buf *out, char *err, size_t errsz);
+    /* Replaces the blob atomically. WW_ECONFLICT when another writer changed
+     * it since our last load/save (the watcher stops); WW_RETRY or WW_EIO
+     * for failures worth retrying at the next save. */
+    ww_rc (*save)(void *state, const char *data, size_t n, char *err, size_t errsz);
+    void (*close)(void *state);
+} ww_store_type;
+
+typedef struct {
+    const ww_store_type *type;
+    void *state;
+    char *url; /* for messages, password removed */
+} ww_store;
+
+/* Picks the backend by URL scheme. */
+ww_rc ww_store_open(const char *url, const ww_store_env *env, ww_store **out, char *err, size_t errsz);
+static inline ww_rc ww_store_load(ww_store *s, ww_buf *out, char *err, size_t errsz) {
+    return s->type->load(s->state, out, err, errsz);
+}
+static inline ww_rc ww_store_save(ww_store *s, const char *data, size_t n, char *err, size_t errsz) {
+    return s->type->save(s->state, data, n, err, errsz);
+}
+void ww_store_close(ww_store *s);
+/* Copies url into out with any password (":PW@") replaced by "***". */
+void ww_store_redact(const char *url, char *out, size_t outsz);
+
+#endif

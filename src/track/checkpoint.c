@@ -1,0 +1,178 @@
+/* checkpoint.c - serialising the tracker's committed state. */
+#include "track/checkpoint.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "core/log.h"
+#include "track/status.h"
+
+#define FORMAT "workflow-watcher-checkpoint"
+
+/* Appends "key":"v" (or null), after a comma unless first. */
+static ww_rc put_str(ww_buf *b, int first, const char *key, const char *v) {
+    ww_rc rc = ww_buf_printf(b, "%s\"%s\":", first ? "" : ",", key);
+    if (rc) return rc;
+    if (!v) return ww_buf_puts(b, "null");
+    rc = ww_buf_puts(b, "\"");
+    if (!rc) rc = ww_buf_json_escape(b, v, strlen(v));
+    if (!rc) rc = ww_buf_puts(b, "\"");
+    return rc;
+}
+
+static int clean(const char *s) { return !strpbrk(s, "\t\n"); }
+
+ww_rc ww_checkpoint_write(const ww_tracker *t, const ww_ckpt_identity *id, ww_buf *out) {
+    ww_buf body;
+    ww_buf_init(&body, out->max);
+    ww_rc rc = WW_OK;
+    size_t n = 0;
+    for (size_t i = 0; i < t->index.cap && !rc; i++) {
+        const ww_index_entry *e = &t->index.slots[i];
+        if (!e->key) continue;
+        const char *f[4] = {ww_index_uid(e), ww_index_ns(e), ww_index_name(e), ww_index_rv(e)};
+        if (!clean(f[0]) || !clean(f[1]) || !clean(f[2]) || !clean(f[3])) continue; /* cannot be a Kubernetes name */
+        rc = ww_buf_printf(&body, "%s\t%s\t%s\t%s\t%s\t%08x\n", f[0], f[1], f[2], f[3], ww_phase_name(e->phase),
+                           e->digest);
+        n++;
+    }
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    ww_buf_reset(out);
+    if (!rc) rc = ww_buf_printf(out, "{\"format\":\"" FORMAT "\",\"version\":1,\"written\":\"%s\"", when);
+    if (!rc) rc = put_str(out, 0, "server", id->server);
+    if (!rc) rc = put_str(out, 0, "resource", id->resource);
+    if (!rc) rc = put_str(out, 0, "selector", id->selector ? id->selector : "");
+    if (!rc) rc = put_str(out, 0, "fieldSelector", id->field_selector ? id->field_selector : "");
+    if (!rc) rc = ww_buf_puts(out, ",\"streams\":[");
+    for (size_t i = 0; i < t->n_streams && !rc; i++) {
+        rc = ww_buf_puts(out, i ? ",{" : "{");
+        if (!rc) rc = put_str(out, 1, "namespace", t->streams[i].namespace_);
+        if (!rc) rc = put_str(out, 0, "resourceVersion", t->streams[i].rv);
+        if (!rc) rc = ww_buf_puts(out, "}");
+    }
+    uLong crc = crc32(0L, (const Bytef *)body.p, (uInt)body.len);
+    if (!rc) rc = ww_buf_printf(out, "],\"objects\":%zu,\"crc32\":\"%08lx\"}\n", n, crc);
+    if (!rc) rc = ww_buf_append(out, body.p, body.len);
+    ww_buf_free(&body);
+    return rc;
+}
+
+static const char *jstr(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int same(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
+
+ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *data, size_t n, char *err,
+                         size_t errsz) {
+    const char *nl = memchr(data, '\n', n);
+    if (!nl) {
+        snprintf(err, errsz, "it is not a workflow-watcher checkpoint (no header line)");
+        return WW_EPROTO;
+    }
+    cJSON *h = cJSON_ParseWithLength(data, (size_t)(nl - data));
+    const char *fmt = h ? jstr(h, "format") : NULL;
+    if (!fmt || strcmp(fmt, FORMAT)) {
+        snprintf(err, errsz,
+                 "it is not a workflow-watcher checkpoint (the first line has no \"format\":\"" FORMAT "\")");
+        cJSON_Delete(h);
+        return WW_EPROTO;
+    }
+    ww_rc rc = WW_OK;
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(h, "version");
+    const cJSON *objects = cJSON_GetObjectItemCaseSensitive(h, "objects");
+    const cJSON *streams = cJSON_GetObjectItemCaseSensitive(h, "streams");
+    const char *crc_s = jstr(h, "crc32");
+    const char *body = nl + 1;
+    size_t blen = n - (size_t)(body - data);
+    char crc_now[16];
+    snprintf(crc_now, sizeof crc_now, "%08lx", crc32(0L, (const Bytef *)body, (uInt)blen));
+    if (!cJSON_IsNumber(ver) || ver->valuedouble != 1) {
+        snprintf(err, errsz, "checkpoint format version %g is not 1 (written by a newer workflow-watcher?)",
+                 cJSON_IsNumber(ver) ? ver->valuedouble : -1.0);
+        rc = WW_EPROTO;
+    } else if (!cJSON_IsNumber(objects) || !cJSON_IsArray(streams) || !crc_s) {
+        snprintf(err, errsz, "the checkpoint header lacks objects, streams or crc32");
+        rc = WW_EPROTO;
+    } else if (strcmp(crc_s, crc_now)) {
+        snprintf(err, errsz, "the checkpoint is damaged: crc32 of its %zu bytes of objects is %s, the header says %s",
+                 blen, crc_now, crc_s);
+        rc = WW_EPROTO;
+    } else if (!same(jstr(h, "resource"), id->resource) || !same(jstr(h, "selector"), id->selector) ||
+               !same(jstr(h, "fieldSelector"), id->field_selector)) {
+        snprintf(err, errsz,
+                 "the checkpoint belongs to another watch: resource \"%s\", selector \"%s\", field selector \"%s\" "
+                 "(this one: \"%s\", \"%s\", \"%s\")",
+                 jstr(h, "resource") ? jstr(h, "resource") : "", jstr(h, "selector") ? jstr(h, "selector") : "",
+                 jstr(h, "fieldSelector") ? jstr(h, "fieldSelector") : "", id->resource ? id->resource : "",
+                 id->selector ? id->selector : "", id->field_selector ? id->field_selector : "");
+        rc = WW_EINVAL;
+    }
+    if (rc) {
+        cJSON_Delete(h);
+        return rc;
+    }
+    if (!same(jstr(h, "server"), id->server))
+        ww_warn("store", "the checkpoint was written for server %s, this is %s; resuming (same cluster?)",
+                jstr(h, "server") ? jstr(h, "server") : "(none)", id->server ? id->server : "(none)");
+    const cJSON *s;
+    cJSON_ArrayForEach(s, streams) {
+        const char *ns = jstr(s, "namespace"), *rv = jstr(s, "resourceVersion");
+        for (size_t i = 0; i < t->n_streams; i++)
+            if ((!ns && !t->streams[i].namespace_) ||
+                (ns && t->streams[i].namespace_ && !strcmp(ns, t->streams[i].namespace_)))
+                snprintf(t->streams[i].rv, sizeof t->streams[i].rv, "%s", rv ? rv : "");
+    }
+    size_t want = (size_t)objects->valuedouble, got = 0, dropped = 0;
+    const char *p = body, *end = body + blen;
+    while (p < end && !rc) {
+        const char *le = memchr(p, '\n', (size_t)(end - p));
+        if (!le) {
+            snprintf(err, errsz, "the checkpoint's last object line is cut short");
+            rc = WW_EPROTO;
+            break;
+        }
+        char line[1024];
+        size_t ll = (size_t)(le - p);
+        char *f[6];
+        int nf = 0;
+        if (ll < sizeof line) {
+            memcpy(line, p, ll);
+            line[ll] = 0;
+            char *rest = line, *x;
+            while (nf < 6 && (x = strsep(&rest, "\t"))) f[nf++] = x;
+            if (rest) nf = 7; /* more fields than six */
+        }
+        if (nf != 6 || !f[0][0] || !f[3][0]) {
+            snprintf(err, errsz, "object line %zu of the checkpoint is malformed", got + 1);
+            rc = WW_EPROTO;
+            break;
+        }
+        int keep = 0;
+        for (size_t i = 0; i < t->n_streams; i++)
+            if (!t->streams[i].namespace_ || !strcmp(t->streams[i].namespace_, f[1])) keep = 1;
+        if (keep)
+            rc = ww_index_put(&t->index, f[0], f[1], f[2], f[3], 0, ww_phase_parse(f[4]),
+                              (uint32_t)strtoul(f[5], NULL, 16));
+        else
+            dropped++;
+        got++;
+        p = le + 1;
+    }
+    if (!rc && got != want) {
+        snprintf(err, errsz, "the checkpoint header says %zu objects, it holds %zu", want, got);
+        rc = WW_EPROTO;
+    }
+    if (!rc && dropped)
+        ww_info("store", "dropped %zu objects of namespaces no longer watched from the checkpoint", dropped);
+    cJSON_Delete(h);
+    return rc;
+}

@@ -1,0 +1,39 @@
+/* checkpoint.h - the tracker's committed state as one blob for a store.
+ *
+ * Text, so an operator can read it:
+ *   line 1: a JSON header: {"format":"workflow-watcher-checkpoint",
+ *           "version":1, "written":..., "server":..., "resource":...,
+ *           "selector":..., "fieldSelector":...,
+ *           "streams":[{"namespace":null|"NS","resourceVersion":"RV"}],
+ *           "objects":N, "crc32":"<8 hex digits of the lines below>"}
+ *   then one line per known object:
+ *           uid TAB namespace TAB name TAB resourceVersion TAB phase TAB digest
+ * The resourceVersions and the index are written together, so a store that
+ * replaces the blob atomically keeps them consistent. */
+#ifndef WW_CHECKPOINT_H
+#define WW_CHECKPOINT_H
+
+#include <stddef.h>
+#include "core/buf.h"
+#include "track/tracker.h"
+
+/* What the checkpoint was written for. A checkpoint of another resource or
+ * selector is foreign; another server address is only worth a warning
+ * (the same cluster has several addresses). */
+typedef struct {
+    const char *server;
+    const char *resource; /* group/version/resource */
+    const char *selector;
+    const char *field_selector;
+} ww_ckpt_identity;
+
+ww_rc ww_checkpoint_write(const ww_tracker *t, const ww_ckpt_identity *id, ww_buf *out);
+/* Loads a blob into a freshly initialised tracker. WW_EPROTO when it is
+ * corrupt (not ours, torn, checksum mismatch), WW_EINVAL when it is foreign;
+ * err says which and why. Streams are matched by namespace; a stream the
+ * checkpoint does not know starts fresh, objects of a namespace no longer
+ * watched are dropped. */
+ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *data, size_t n, char *err,
+                         size_t errsz);
+
+#endif
