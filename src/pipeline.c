@@ -244,6 +244,8 @@ static ww_rc flush(ww_pipeline *p) {
         for (size_t i = done; i < p->n; i++) left += (size_t)p->ents[i].has_msg;
         ww_warn("pipeline", "the sink did not take %zu messages (attempt %u); retrying in %.1f s; the watch waits",
                 left, attempts, d);
+        /* What was acknowledged before the outage is saved meanwhile. */
+        if ((rc = save(p, 0))) return rc;
         nap(p, d);
         if (past_deadline(p)) return WW_ESTOP;
     }
