@@ -101,7 +101,10 @@ static ww_rc commit(ww_pipeline *p, const ww_commit *op) {
 static ww_rc save(ww_pipeline *p, int force) {
     if (!p->store || !p->dirty || !strcmp(p->store->type->scheme, "none")) return WW_OK;
     double now = ww_now();
-    if (!force && now - p->last_save < p->o.save_interval_s && p->unsaved < p->o.save_changes) return WW_OK;
+    /* The change count bounds duplicates after a crash; saves still come at
+     * most once a second, as each one writes the whole index. */
+    double since = now - p->last_save;
+    if (!force && since < p->o.save_interval_s && (p->unsaved < p->o.save_changes || since < 1.0)) return WW_OK;
     p->last_save = now;
     ww_rc rc = ww_checkpoint_write(p->t, &p->o.ident, &p->blob);
     char err[1024] = "";
