@@ -34,7 +34,6 @@
 
 typedef struct {
     ww_redis_url u;
-    char shown[512]; /* the URL, password replaced by *** */
     char where[300]; /* "redis key KEY at HOST:PORT" */
     redisContext *c;
     int had_failure;
@@ -87,8 +86,7 @@ void ww_redis_url_free(ww_redis_url *u) {
     u->user = u->password = u->key = NULL;
 }
 
-ww_rc ww_redis_url_parse(const char *url, const char *default_password, ww_redis_url *out, char *err,
-                         size_t errsz) {
+ww_rc ww_redis_url_parse(const char *url, const char *default_password, ww_redis_url *out, char *err, size_t errsz) {
     static const char usage[] = "expected redis://[:PASSWORD@]HOST[:PORT][/KEY][?db=N]";
     char shown[1024];
     ww_store_redact(url, shown, sizeof shown);
@@ -111,8 +109,7 @@ ww_rc ww_redis_url_parse(const char *url, const char *default_password, ww_redis
             return WW_EINVAL;
         }
         if (colon > p && !(out->user = pct_decode(p, (size_t)(colon - p), &bad))) goto bad_escape;
-        if (at > colon + 1 && !(out->password = pct_decode(colon + 1, (size_t)(at - colon - 1), &bad)))
-            goto bad_escape;
+        if (at > colon + 1 && !(out->password = pct_decode(colon + 1, (size_t)(at - colon - 1), &bad))) goto bad_escape;
         p = at + 1;
     }
     /* HOST[:PORT] */
@@ -141,8 +138,8 @@ ww_rc ww_redis_url_parse(const char *url, const char *default_password, ww_redis
         char ch = hostp[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
               ch == '.' || ch == '_' || (ch == ':' && *p == '['))) {
-            snprintf(err, errsz, "--checkpoint %s: the host \"%.*s\" is not a host name or address; %s", shown,
-                     (int)hl, hostp, usage);
+            snprintf(err, errsz, "--checkpoint %s: the host \"%.*s\" is not a host name or address; %s", shown, (int)hl,
+                     hostp, usage);
             return WW_EINVAL;
         }
     }
@@ -223,8 +220,7 @@ static void drop(rd_store *s) {
 
 /* The connection failed during what: WW_RETRY, reconnect next time. */
 static ww_rc io_error(rd_store *s, const char *what, char *err, size_t errsz) {
-    snprintf(err, errsz, "%s: cannot %s: %s", s->where, what,
-             s->c && s->c->err ? s->c->errstr : "connection lost");
+    snprintf(err, errsz, "%s: cannot %s: %s", s->where, what, s->c && s->c->err ? s->c->errstr : "connection lost");
     drop(s);
     return WW_RETRY;
 }
@@ -258,8 +254,8 @@ static ww_rc reply_error(rd_store *s, const char *what, const redisReply *r, cha
         return WW_EAUTH;
     }
     if (starts(text, "WRONGTYPE")) {
-        snprintf(err, errsz, "%s: cannot %s: the key holds another type than a string (%s); name another key",
-                 s->where, what, text);
+        snprintf(err, errsz, "%s: cannot %s: the key holds another type than a string (%s); name another key", s->where,
+                 what, text);
         return WW_EINVAL;
     }
     if (starts(text, "MOVED") || starts(text, "ASK ")) {
@@ -392,8 +388,7 @@ static ww_rc rd_load(void *state, ww_buf *out, char *err, size_t errsz) {
         snprintf(err, errsz, "%s: the key does not hold a string", s->where);
         rc = WW_EINVAL;
     } else if ((rc = ww_buf_append(out, v->str, v->len))) {
-        snprintf(err, errsz, "%s: the checkpoint is %zu bytes, more than the limit of %zu", s->where, v->len,
-                 out->max);
+        snprintf(err, errsz, "%s: the checkpoint is %zu bytes, more than the limit of %zu", s->where, v->len, out->max);
     } else {
         ww_debug("store", "%s: loaded %zu bytes (version \"%s\")", s->where, v->len, ver ? ver : "");
     }
@@ -434,8 +429,11 @@ static ww_rc rd_save(void *state, const char *data, size_t n, char *err, size_t 
     {
         const char *wv[3] = {"WATCH", key, vkey}, *gv[2] = {"GET", vkey};
         size_t wl[3] = {5, kl, vkl}, gl[2] = {3, vkl};
-        if (redisAppendCommandArgv(s->c, 3, wv, wl) != REDIS_OK || redisAppendCommandArgv(s->c, 2, gv, gl) != REDIS_OK)
+        if (redisAppendCommandArgv(s->c, 3, wv, wl) != REDIS_OK ||
+            redisAppendCommandArgv(s->c, 2, gv, gl) != REDIS_OK) {
+            drop(s);
             return WW_ENOMEM;
+        }
         for (int i = 0; i < 2; i++)
             if ((rc = get_reply(s, "save the checkpoint", &rs[i], err, errsz))) goto out;
         for (int i = 0; i < 2; i++)
@@ -455,21 +453,24 @@ static ww_rc rd_save(void *state, const char *data, size_t n, char *err, size_t 
             /* our previous save landed though its answer was lost */
             set_ver(s, s->pending);
             s->pending = NULL;
+        } else if (!cur) {
+            /* A second watcher would have left its token: the keys are gone
+             * (a restart without persistence, an eviction, a FLUSHALL or a
+             * deletion by hand). The WATCH still guards the write. */
+            ww_warn("store",
+                    "%s: the checkpoint vanished from the server (restarted without persistence, evicted "
+                    "or deleted?); writing it again",
+                    s->where);
         } else {
             char c1[200], c2[200];
             scrub(s, s->ver ? s->ver : "none", strlen(s->ver ? s->ver : "none"), c1, sizeof c1);
-            scrub(s, cur ? cur : "none (deleted)", strlen(cur ? cur : "none (deleted)"), c2, sizeof c2);
+            scrub(s, cur, strlen(cur), c2, sizeof c2);
             snprintf(err, errsz,
                      "%s was changed by another writer (version \"%s\" expected, found \"%s\"): is a second "
                      "workflow-watcher using the same checkpoint?",
                      s->where, c1, c2);
             free(cur);
             rc = WW_ECONFLICT;
-            const char *uv[1] = {"UNWATCH"};
-            size_t ul[1] = {7};
-            redisReply *u = redisCommandArgv(s->c, 1, uv, ul);
-            if (u) freeReplyObject(u);
-            else drop(s);
             goto out;
         }
     }
@@ -480,12 +481,17 @@ static ww_rc rd_save(void *state, const char *data, size_t n, char *err, size_t 
     char token[320];
     snprintf(token, sizeof token, "%s seq=%llu", s->writer, s->seq + 1);
     free(s->pending);
-    if (!(s->pending = strdup(token))) return WW_ENOMEM;
+    if (!(s->pending = strdup(token))) {
+        rc = WW_ENOMEM;
+        goto out;
+    }
     const char *mv[1] = {"MULTI"}, *sv[3] = {"SET", key, data}, *tv[3] = {"SET", vkey, token}, *ev[1] = {"EXEC"};
     size_t ml[1] = {5}, sl[3] = {3, kl, n}, tl[3] = {3, vkl, strlen(token)}, el[1] = {4};
     if (redisAppendCommandArgv(s->c, 1, mv, ml) != REDIS_OK || redisAppendCommandArgv(s->c, 3, sv, sl) != REDIS_OK ||
-        redisAppendCommandArgv(s->c, 3, tv, tl) != REDIS_OK || redisAppendCommandArgv(s->c, 1, ev, el) != REDIS_OK)
+        redisAppendCommandArgv(s->c, 3, tv, tl) != REDIS_OK || redisAppendCommandArgv(s->c, 1, ev, el) != REDIS_OK) {
+        drop(s);
         return WW_ENOMEM;
+    }
     for (int i = 0; i < 4; i++)
         if ((rc = get_reply(s, "save the checkpoint", &rs[i], err, errsz))) goto out;
     redisReply *ex = rs[3];
@@ -527,6 +533,9 @@ static ww_rc rd_save(void *state, const char *data, size_t n, char *err, size_t 
 out:
     for (int i = 0; i < 4; i++)
         if (rs[i]) freeReplyObject(rs[i]);
+    /* A failed save may leave the WATCH (or a half-read pipeline) on the
+     * connection: start the next call on a fresh one. */
+    if (rc && s->c) drop(s);
     return rc;
 }
 
@@ -551,7 +560,6 @@ static ww_rc rd_open(const char *url, const ww_store_env *env, void **state, cha
         rd_close(s);
         return rc;
     }
-    ww_store_redact(url, s->shown, sizeof s->shown);
     int v6 = strchr(s->u.host, ':') != NULL;
     snprintf(s->where, sizeof s->where, "redis key %.100s at %s%s%s:%d", s->u.key, v6 ? "[" : "", s->u.host,
              v6 ? "]" : "", s->u.port);

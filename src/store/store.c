@@ -7,23 +7,26 @@
 
 extern const ww_store_type ww_store_file;
 extern const ww_store_type ww_store_none;
-extern const ww_store_type ww_store_configmap __attribute__((weak)); /* TEMP */
-extern const ww_store_type ww_store_redis __attribute__((weak));     /* TEMP */
+extern const ww_store_type ww_store_configmap;
+extern const ww_store_type ww_store_redis;
 
 static const ww_store_type *types[] = {&ww_store_file, &ww_store_configmap, &ww_store_redis, &ww_store_none};
 
+/* The userinfo ends at the last '@' (as redis:// parses it), so a password
+ * holding '/', '?' or '@' is still hidden whole; userinfo without a colon
+ * (maybe a password written without it) is hidden too. file:// paths may
+ * hold '@' and ':' and carry no secret. */
 void ww_store_redact(const char *url, char *out, size_t outsz) {
     const char *sep = strstr(url, "://");
     const char *auth = sep ? sep + 3 : url;
-    const char *at = strchr(auth, '@');
-    const char *slash = strchr(auth, '/');
-    if (!at || (slash && slash < at)) {
+    const char *at = strrchr(auth, '@');
+    if (!sep || !at || !strncmp(url, "file://", 7)) {
         snprintf(out, outsz, "%s", url);
         return;
     }
     const char *colon = memchr(auth, ':', (size_t)(at - auth));
     if (!colon) {
-        snprintf(out, outsz, "%s", url);
+        snprintf(out, outsz, "%.*s***%s", (int)(auth - url), url, at);
         return;
     }
     snprintf(out, outsz, "%.*s:***%s", (int)(colon - url), url, at);
@@ -36,7 +39,6 @@ ww_rc ww_store_open(const char *url, const ww_store_env *env, ww_store **out, ch
     const char *sep = strstr(url, "://");
     size_t n = sep ? (size_t)(sep - url) : strlen(url);
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        if (!types[i]) continue; /* TEMP */
         if (strlen(types[i]->scheme) != n || strncmp(types[i]->scheme, url, n)) continue;
         ww_store *s = calloc(1, sizeof *s);
         if (!s || !(s->url = strdup(shown))) {

@@ -50,6 +50,9 @@ ww_rc ww_checkpoint_write(const ww_tracker *t, const ww_ckpt_identity *id, ww_bu
     if (!rc) rc = put_str(out, 0, "resource", id->resource);
     if (!rc) rc = put_str(out, 0, "selector", id->selector ? id->selector : "");
     if (!rc) rc = put_str(out, 0, "fieldSelector", id->field_selector ? id->field_selector : "");
+    /* what a synthesised DELETED carries, for a relist that lists nothing */
+    if (!rc) rc = put_str(out, 0, "apiVersion", t->api_version);
+    if (!rc) rc = put_str(out, 0, "kind", t->kind);
     if (!rc) rc = ww_buf_puts(out, ",\"streams\":[");
     for (size_t i = 0; i < t->n_streams && !rc; i++) {
         rc = ww_buf_puts(out, i ? ",{" : "{");
@@ -99,8 +102,10 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
         snprintf(err, errsz, "checkpoint format version %g is not 1 (written by a newer workflow-watcher?)",
                  cJSON_IsNumber(ver) ? ver->valuedouble : -1.0);
         rc = WW_EPROTO;
-    } else if (!cJSON_IsNumber(objects) || !cJSON_IsArray(streams) || !crc_s) {
-        snprintf(err, errsz, "the checkpoint header lacks objects, streams or crc32");
+    } else if (!cJSON_IsNumber(objects) || !(objects->valuedouble >= 0 && objects->valuedouble <= 1e15) ||
+               !cJSON_IsArray(streams) || !crc_s) {
+        /* (the range check keeps the size_t conversion below defined) */
+        snprintf(err, errsz, "the checkpoint header lacks objects (a count), streams or crc32");
         rc = WW_EPROTO;
     } else if (strcmp(crc_s, crc_now)) {
         snprintf(err, errsz, "the checkpoint is damaged: crc32 of its %zu bytes of objects is %s, the header says %s",
@@ -123,6 +128,10 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
     if (!same(jstr(h, "server"), id->server))
         ww_warn("store", "the checkpoint was written for server %s, this is %s; resuming (same cluster?)",
                 jstr(h, "server") ? jstr(h, "server") : "(none)", id->server ? id->server : "(none)");
+    if (jstr(h, "apiVersion") && jstr(h, "kind") && !t->kind[0]) {
+        snprintf(t->api_version, sizeof t->api_version, "%s", jstr(h, "apiVersion"));
+        snprintf(t->kind, sizeof t->kind, "%s", jstr(h, "kind"));
+    }
     const cJSON *s;
     cJSON_ArrayForEach(s, streams) {
         const char *ns = jstr(s, "namespace"), *rv = jstr(s, "resourceVersion");

@@ -27,7 +27,9 @@ void ww_status_read(ww_span obj, uint8_t *phase, uint32_t *digest) {
     ww_span vals[3];
     if (ww_json_get_many(status, keys, vals, 3)) return;
     char buf[32];
-    if (vals[0].n && !ww_json_str(vals[0], buf, sizeof buf))
+    if (vals[0].n == 4 && !memcmp(vals[0].p, "null", 4))
+        *phase = WW_PHASE_NONE;
+    else if (vals[0].n && !ww_json_str(vals[0], buf, sizeof buf))
         *phase = ww_phase_parse(buf);
     else if (vals[0].n)
         *phase = WW_PHASE_OTHER;

@@ -155,8 +155,14 @@ ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d) {
         return WW_OK;
     case WW_DELTA_SNAPSHOT_ITEM: {
         if (!m->uid[0]) {
+            /* Not a real Kubernetes object; published, never indexed (so a
+             * relist publishes it again). */
             ww_warn("track", "a listed object has no metadata.uid; passing it on unindexed");
-            return WW_OK;
+            memset(&op, 0, offsetof(ww_commit, meta));
+            op.kind = WW_OP_NONE;
+            op.stream = (uint16_t)stream;
+            op.meta = *m;
+            return out(t, WW_CHANGE_ADDED, none, d->object, s->recovering, &op);
         }
         ww_index_entry *e = ww_index_get(&t->index, m->uid);
         if (e) {
