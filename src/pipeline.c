@@ -52,6 +52,7 @@ struct ww_pipeline {
     double last_save;
     unsigned long unsaved;
     int dirty;
+    int conflict; /* another writer owns the checkpoint: never save again */
     ww_backoff bo;
     ww_pipeline_stats st;
 };
@@ -99,7 +100,7 @@ static ww_rc commit(ww_pipeline *p, const ww_commit *op) {
 }
 
 static ww_rc save(ww_pipeline *p, int force) {
-    if (!p->store || !p->dirty || !strcmp(p->store->type->scheme, "none")) return WW_OK;
+    if (!p->store || !p->dirty || p->conflict || !strcmp(p->store->type->scheme, "none")) return WW_OK;
     double now = ww_now();
     /* The change count bounds duplicates after a crash; saves still come at
      * most once a second, as each one writes the whole index. */
@@ -110,6 +111,7 @@ static ww_rc save(ww_pipeline *p, int force) {
     char err[1024] = "";
     if (!rc) rc = ww_store_save(p->store, p->blob.p, p->blob.len, err, sizeof err);
     if (rc == WW_ECONFLICT) {
+        p->conflict = 1;
         ww_error("store", "%s: %s; stopping", p->store->url, err);
         return rc;
     }

@@ -3,7 +3,7 @@
  *
  * The blob is compressed with zlib and kept in binaryData["checkpoint"] of
  * the ConfigMap NAME; its data holds a few readable fields (format, sizes,
- * crc32 of the compressed bytes, generation, writer). Writes carry the
+ * crc32 of the compressed bytes, generation, writer, save). Writes carry the
  * resourceVersion of our last load or save, so the API server refuses them
  * (409) when anyone else changed the ConfigMap in between: WW_ECONFLICT.
  *
@@ -21,8 +21,16 @@
  * the race at step 2. Cleanup only removes generations below the one just
  * committed, so a newer writer's parts are left alone.
  *
+ * data["writer"] ("HOST pid N") and data["save"] (our save count) let a
+ * save whose answer was lost be recognised: libcurl resends a request once
+ * on a fresh connection, which then gets 409 for our own write; or the
+ * request failed and the next save finds our write in place. Either way the
+ * watcher goes on instead of reporting a conflict. A ConfigMap NAME deleted
+ * while we run (by hand: a watcher never deletes it) is created again.
+ *
  * The watcher's identity needs get, create, update, list and delete on
- * configmaps in NAMESPACE. */
+ * configmaps in NAMESPACE (without list and delete, old parts stay, with one
+ * warning). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,8 +338,9 @@ static ww_rc inflate_into(const unsigned char *in, size_t n, ww_buf *out, const 
 
 static unsigned long crc_of(const unsigned char *p, size_t n) { return crc32_z(crc32_z(0, NULL, 0), p, n); }
 
-static ww_rc cm_load(void *state, ww_buf *out, char *err, size_t errsz) {
-    cm_store *s = state;
+/* One reading of NAME and its parts. *racy: the failure may come from a
+ * writer that committed a new set of parts (deleting ours) as we read. */
+static ww_rc load_once(cm_store *s, ww_buf *out, char *err, size_t errsz, int *racy) {
     ww_resp resp, presp;
     ww_resp_init(&presp, 0);
     ww_buf comp;
@@ -384,6 +393,7 @@ static ww_rc cm_load(void *state, ww_buf *out, char *err, size_t errsz) {
                          "(deleted by hand?); delete configmap %s or start with --reset-checkpoint",
                          s->shown, s->u.ns, name, s->shown);
                 rc = WW_EPROTO;
+                *racy = 1;
             }
             if (rc) goto out;
             snprintf(what, sizeof what, "configmap %s/%s (part %zu of the checkpoint in %s)", s->u.ns, name, i + 1,
@@ -399,6 +409,7 @@ static ww_rc cm_load(void *state, ww_buf *out, char *err, size_t errsz) {
                  "damaged or was edited by hand; delete configmap %s or start with --reset-checkpoint",
                  s->shown, got, crc_s, s->shown);
         rc = WW_EPROTO;
+        *racy = parts && *parts;
         goto out;
     }
     size_t before = out->len;
@@ -419,6 +430,26 @@ out:
     ww_resp_free(&presp);
     ww_resp_free(&resp);
     return rc;
+}
+
+static ww_rc cm_load(void *state, ww_buf *out, char *err, size_t errsz) {
+    cm_store *s = state;
+    for (int attempt = 0;; attempt++) {
+        int racy = 0;
+        ww_rc rc = load_once(s, out, err, errsz, &racy);
+        if (rc == WW_OK || !racy || attempt == 2) return rc;
+        /* read again if NAME moved on meanwhile; if not, the damage is real */
+        char was[64], now[64], e2[256];
+        snprintf(was, sizeof was, "%s", s->rv);
+        ww_resp r;
+        ww_span meta;
+        int moved = get_cm(s, s->u.name, &r, e2, sizeof e2) == WW_OK &&
+                    !ww_json_get((ww_span){r.body.p, r.body.len}, "metadata", &meta) &&
+                    !str_field(meta, "resourceVersion", now, sizeof now) && strcmp(now, was);
+        ww_resp_free(&r);
+        if (!moved) return rc;
+        ww_info("store", "configmap %s changed while we read its parts; reading it again", s->shown);
+    }
 }
 
 /* ---- save ---- */

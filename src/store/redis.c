@@ -9,7 +9,9 @@
  * key, an old pod during a rolling update) saved in between, the save fails
  * with WW_ECONFLICT and the message names that writer, as with configmap://.
  * When the answer to an EXEC was lost, the next save recognises its own token
- * and goes on.
+ * and goes on. When both keys are gone (a restart without persistence, an
+ * eviction), the next save writes them again with a warning: a second
+ * watcher would have left its token.
  *
  * Connections time out (connect 5 s, each command 10 s) and use TCP
  * keepalive; after a failure the next call reconnects. The password (from the
