@@ -124,6 +124,27 @@ static int load_checkpoint(ww_store *st, ww_tracker *t, const ww_ckpt_identity *
                 t->streams[0].rv[0] ? t->streams[0].rv : "(list not complete)",
                 t->n_streams > 1 ? " (first namespace)" : "");
     }
+    if (!code && st->type->journal_load) {
+        ww_buf_reset(&blob);
+        rc = st->type->journal_load(st->state, &blob, err, sizeof err);
+        size_t applied = 0;
+        if (rc && rc != WW_ENOENT) {
+            ww_error("store", "%s: cannot read the journal: %s", st->url, err[0] ? err : ww_strerror(rc));
+            code = 1;
+        } else if (!rc && blob.len && ww_tracker_load_journal(t, blob.p, blob.len, &applied)) {
+            ww_error("store",
+                     "%s: the journal is damaged (a line is not uid, namespace, name, resourceVersion); "
+                     "move it away to start, at the risk of missing the deletion of objects published just before "
+                     "the last stop",
+                     st->url);
+            code = 2;
+        } else if (applied) {
+            ww_info("store",
+                    "%s: the journal names %zu objects published after the last save; a relist publishes "
+                    "them again, or their deletion",
+                    st->url, applied);
+        }
+    }
     ww_buf_free(&blob);
     return code;
 }
@@ -296,9 +317,10 @@ int main(int argc, char **argv) {
         const ww_pipeline_stats *ps = ww_pipeline_stats_get(pl);
         ww_info("main",
                 "delivered %lu messages in %lu batches (%lu recovered, %lu replays not republished), %lu "
-                "retries, %lu rejected, %lu checkpoint saves (%lu failed), queue peak %zu bytes, %lu waits for room",
+                "retries, %lu rejected, %lu checkpoint saves (%lu failed), %lu objects journaled, queue peak %zu "
+                "bytes, %lu waits for room",
                 ps->acked, ps->batches, tracker.stats.recovered, tracker.stats.stale, ps->retries, ps->rejected,
-                ps->saves, ps->save_failures, queue.peak_bytes, queue.waits);
+                ps->saves, ps->save_failures, ps->journaled, queue.peak_bytes, queue.waits);
     }
     for (size_t i = 0; i < nw; i++)
         if (ws[i].rc == WW_EAUTH) {

@@ -46,7 +46,7 @@ struct ww_pipeline {
     size_t n, cap, n_msgs;
     ww_msg *msgs;
     ww_ack *acks;
-    ww_buf data, ids, blob;
+    ww_buf data, ids, blob, jrec;
     double batch_start;
     double deadline; /* 0 until a stop was requested */
     double last_save;
@@ -190,6 +190,42 @@ static void nap(ww_pipeline *p, double s) {
     }
 }
 
+/* Before entries from..n are published: a journal record for each object
+ * the index does not know, durable in the store; then pending index
+ * entries for them, so that a save while they are in flight keeps them. */
+static ww_rc journal(ww_pipeline *p, size_t from) {
+    if (!p->store || !p->store->type->journal_append) return WW_OK;
+    ww_buf_reset(&p->jrec);
+    size_t n = 0;
+    for (size_t i = from; i < p->n; i++) {
+        entry *e = &p->ents[i];
+        if (!e->has_msg || !ww_tracker_unknown(p->t, &e->op)) continue;
+        ww_rc rc = ww_tracker_journal_record(&e->op, &p->jrec);
+        if (rc) return rc;
+        n++;
+    }
+    if (!n) return WW_OK;
+    char err[1024] = "";
+    ww_rc rc = p->store->type->journal_append(p->store->state, p->jrec.p, p->jrec.len, err, sizeof err);
+    if (rc == WW_ECONFLICT) {
+        p->conflict = 1;
+        ww_error("store", "%s: %s; stopping", p->store->url, err);
+        return rc;
+    }
+    if (rc) {
+        ww_warn("store", "%s: cannot journal %zu objects before publishing them: %s", p->store->url, n,
+                err[0] ? err : ww_strerror(rc));
+        return rc;
+    }
+    p->st.journaled += n;
+    for (size_t i = from; i < p->n; i++) {
+        entry *e = &p->ents[i];
+        if (!e->has_msg || e->op.kind != WW_OP_PUT) continue;
+        if ((rc = ww_tracker_mark_pending(p->t, &e->op))) return rc;
+    }
+    return WW_OK;
+}
+
 static void reset_batch(ww_pipeline *p) {
     p->n = p->n_msgs = 0;
     ww_buf_reset(&p->data);
@@ -208,6 +244,20 @@ static ww_rc flush(ww_pipeline *p) {
             if (rc) return rc;
         }
         if (done == p->n) break;
+        /* Objects published for the first time are journaled first. */
+        ww_rc rc = journal(p, done);
+        if (rc == WW_ECONFLICT) return rc;
+        if (rc) {
+            attempts++;
+            p->st.retries++;
+            if (past_deadline(p)) return WW_ESTOP;
+            double d = ww_backoff_next(&p->bo, ww_now());
+            ww_warn("pipeline", "cannot journal the batch (attempt %u); retrying in %.1f s; the watch waits", attempts,
+                    d);
+            nap(p, d);
+            if (past_deadline(p)) return WW_ESTOP;
+            continue;
+        }
         size_t k = 0;
         for (size_t i = done; i < p->n; i++) {
             entry *e = &p->ents[i];
@@ -215,7 +265,7 @@ static ww_rc flush(ww_pipeline *p) {
             p->msgs[k] = (ww_msg){{p->data.p + e->off, e->len}, p->ids.p + e->id_off, e->op.meta.uid};
             k++;
         }
-        ww_rc rc = ww_sink_publish(p->sink, p->msgs, k, p->acks);
+        rc = ww_sink_publish(p->sink, p->msgs, k, p->acks);
         p->st.batches++;
         if (rc != WW_OK && rc != WW_RETRY) {
             ww_error("pipeline",
@@ -317,6 +367,7 @@ ww_rc ww_pipeline_new(const ww_pipeline_opts *o, ww_tracker *t, ww_sink *sink, w
     ww_buf_init(&p->data, o->batch_bytes + o->max_message + 65536);
     ww_buf_init(&p->ids, 1 << 30);
     ww_buf_init(&p->blob, (size_t)1 << 32);
+    ww_buf_init(&p->jrec, (size_t)1 << 30);
     ww_backoff_init(&p->bo, 0.5, 30, 120, (uint64_t)time(NULL) ^ (uint64_t)getpid());
     if (!p->ents || !p->msgs || !p->acks) {
         ww_pipeline_free(p);
@@ -401,5 +452,6 @@ void ww_pipeline_free(ww_pipeline *p) {
     ww_buf_free(&p->data);
     ww_buf_free(&p->ids);
     ww_buf_free(&p->blob);
+    ww_buf_free(&p->jrec);
     free(p);
 }

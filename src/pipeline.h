@@ -5,7 +5,8 @@
  * Reflector threads hand their deltas to ww_pipeline_enqueue(), which
  * copies them into the byte-bounded queue and blocks while it is full. One
  * delivery thread runs ww_pipeline_run(): it feeds the tracker, collects
- * the messages into batches (count, bytes, linger), publishes them,
+ * the messages into batches (count, bytes, linger), journals the objects
+ * the index does not know yet (store journal), publishes the batch,
  * commits the prepared state of each acknowledged message in order,
  * retries what the sink could not take (for ever, with backoff), sends what
  * it rejects for good to the dead-letter file or stops, and saves the
@@ -34,7 +35,7 @@ typedef struct {
 } ww_pipeline_opts;
 
 typedef struct {
-    unsigned long batches, messages, acked, retries, rejected, saves, save_failures;
+    unsigned long batches, messages, acked, retries, rejected, saves, save_failures, journaled;
 } ww_pipeline_stats;
 
 typedef struct ww_pipeline ww_pipeline;

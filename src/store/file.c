@@ -1,7 +1,9 @@
 /* file.c - the checkpoint in a local file: file://PATH.
  *
  * save() writes PATH.tmp (mode 0600), fsyncs it, renames it over PATH and
- * fsyncs the folder, so a crash leaves either the old or the new file. */
+ * fsyncs the folder, so a crash leaves either the old or the new file; then
+ * it empties the journal, PATH.journal (appended and fdatasync'ed record by
+ * record between saves). */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -11,20 +13,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "store/store.h"
 
 typedef struct {
     char *path;
     char *tmp;
     char *dir;
+    char *journal;
+    int jfd; /* -1 until the first append */
 } file_store;
 
 static void fs_close(void *state) {
     file_store *f = state;
     if (!f) return;
+    if (f->jfd >= 0) close(f->jfd);
     free(f->path);
     free(f->tmp);
     free(f->dir);
+    free(f->journal);
     free(f);
 }
 
@@ -51,9 +58,10 @@ static ww_rc fs_open(const char *url, const ww_store_env *env, void **state, cha
     }
     file_store *f = calloc(1, sizeof *f);
     if (!f) return WW_ENOMEM;
+    f->jfd = -1;
     f->path = strdup(path);
     char *d = strdup(path);
-    if (!f->path || !d || asprintf(&f->tmp, "%s.tmp", path) < 0) {
+    if (!f->path || !d || asprintf(&f->tmp, "%s.tmp", path) < 0 || asprintf(&f->journal, "%s.journal", path) < 0) {
         free(d);
         fs_close(f);
         return WW_ENOMEM;
@@ -79,12 +87,11 @@ static ww_rc fs_open(const char *url, const ww_store_env *env, void **state, cha
     return WW_OK;
 }
 
-static ww_rc fs_load(void *state, ww_buf *out, char *err, size_t errsz) {
-    file_store *f = state;
-    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+static ww_rc read_file(const char *path, ww_buf *out, char *err, size_t errsz) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) return WW_ENOENT;
-        snprintf(err, errsz, "cannot open the checkpoint %s: %s", f->path, strerror(errno));
+        snprintf(err, errsz, "cannot open the checkpoint %s: %s", path, strerror(errno));
         return WW_EIO;
     }
     char chunk[65536];
@@ -93,18 +100,49 @@ static ww_rc fs_load(void *state, ww_buf *out, char *err, size_t errsz) {
         ssize_t r = read(fd, chunk, sizeof chunk);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
-            snprintf(err, errsz, "cannot read the checkpoint %s: %s", f->path, strerror(errno));
+            snprintf(err, errsz, "cannot read the checkpoint %s: %s", path, strerror(errno));
             rc = WW_EIO;
             break;
         }
         if (r == 0) break;
         if ((rc = ww_buf_append(out, chunk, (size_t)r))) {
-            snprintf(err, errsz, "the checkpoint %s is larger than %zu bytes", f->path, out->max);
+            snprintf(err, errsz, "the checkpoint %s is larger than %zu bytes", path, out->max);
             break;
         }
     }
     close(fd);
     return rc;
+}
+
+static ww_rc fs_load(void *state, ww_buf *out, char *err, size_t errsz) {
+    return read_file(((file_store *)state)->path, out, err, errsz);
+}
+
+static ww_rc fs_journal_load(void *state, ww_buf *out, char *err, size_t errsz) {
+    return read_file(((file_store *)state)->journal, out, err, errsz);
+}
+
+static ww_rc fs_journal_append(void *state, const char *data, size_t n, char *err, size_t errsz) {
+    file_store *f = state;
+    if (f->jfd < 0 && (f->jfd = open(f->journal, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+        snprintf(err, errsz, "cannot open the journal %s: %s", f->journal, strerror(errno));
+        return WW_EIO;
+    }
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = write(f->jfd, data + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            snprintf(err, errsz, "cannot append to the journal %s: %s", f->journal, strerror(errno));
+            return WW_EIO;
+        }
+        off += (size_t)w;
+    }
+    if (fdatasync(f->jfd)) {
+        snprintf(err, errsz, "cannot fdatasync the journal %s: %s", f->journal, strerror(errno));
+        return WW_EIO;
+    }
+    return WW_OK;
 }
 
 static ww_rc fs_save(void *state, const char *data, size_t n, char *err, size_t errsz) {
@@ -143,7 +181,11 @@ static ww_rc fs_save(void *state, const char *data, size_t n, char *err, size_t 
         fsync(dfd);
         close(dfd);
     }
+    /* The new checkpoint covers every journal record. */
+    if (f->jfd >= 0 ? ftruncate(f->jfd, 0) || fdatasync(f->jfd) : truncate(f->journal, 0) && errno != ENOENT)
+        ww_warn("store", "cannot empty the journal %s: %s (its records are covered by the checkpoint)", f->journal,
+                strerror(errno));
     return WW_OK;
 }
 
-const ww_store_type ww_store_file = {"file", fs_open, fs_load, fs_save, fs_close};
+const ww_store_type ww_store_file = {"file", fs_open, fs_load, fs_save, fs_close, fs_journal_append, fs_journal_load};

@@ -34,6 +34,18 @@ typedef struct ww_store_type {
      * for failures worth retrying at the next save. */
     ww_rc (*save)(void *state, const char *data, size_t n, char *err, size_t errsz);
     void (*close)(void *state);
+    /* The journal: small text records ("uid TAB namespace TAB name TAB rv
+     * NEWLINE") appended between two saves, each durably before append
+     * returns. They name objects that are about to be published for the
+     * first time, so that after a crash the watcher knows everything a
+     * consumer may have seen even if the last save predates it.
+     * journal_load() returns them (WW_ENOENT or an empty buffer: none);
+     * a torn last line may be dropped. A successful save() empties the
+     * journal (after the new blob is in place, so a crash in between
+     * leaves records that the blob already covers: harmless). NULL for a
+     * store that keeps nothing (none). */
+    ww_rc (*journal_append)(void *state, const char *data, size_t n, char *err, size_t errsz);
+    ww_rc (*journal_load)(void *state, ww_buf *out, char *err, size_t errsz);
 } ww_store_type;
 
 typedef struct {

@@ -36,8 +36,8 @@ ww_rc ww_checkpoint_write(const ww_tracker *t, const ww_ckpt_identity *id, ww_bu
         if (!e->key) continue;
         const char *f[4] = {ww_index_uid(e), ww_index_ns(e), ww_index_name(e), ww_index_rv(e)};
         if (!clean(f[0]) || !clean(f[1]) || !clean(f[2]) || !clean(f[3])) continue; /* cannot be a Kubernetes name */
-        rc = ww_buf_printf(&body, "%s\t%s\t%s\t%s\t%s\t%08x\n", f[0], f[1], f[2], f[3], ww_phase_name(e->phase),
-                           e->digest);
+        rc = ww_buf_printf(&body, "%s\t%s\t%s\t%s\t%s\t%08x%s\n", f[0], f[1], f[2], f[3], ww_phase_name(e->phase),
+                           e->digest, e->pending ? "\tpending" : "");
         n++;
     }
     char when[32];
@@ -151,16 +151,16 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
         }
         char line[1024];
         size_t ll = (size_t)(le - p);
-        char *f[6];
+        char *f[7];
         int nf = 0;
         if (ll < sizeof line) {
             memcpy(line, p, ll);
             line[ll] = 0;
             char *rest = line, *x;
-            while (nf < 6 && (x = strsep(&rest, "\t"))) f[nf++] = x;
-            if (rest) nf = 7; /* more fields than six */
+            while (nf < 7 && (x = strsep(&rest, "\t"))) f[nf++] = x;
+            if (rest) nf = 8; /* more fields than seven */
         }
-        if (nf != 6 || !f[0][0] || !f[3][0]) {
+        if ((nf != 6 && (nf != 7 || strcmp(f[6], "pending"))) || !f[0][0] || !f[3][0]) {
             snprintf(err, errsz, "object line %zu of the checkpoint is malformed", got + 1);
             rc = WW_EPROTO;
             break;
@@ -168,10 +168,11 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
         int keep = 0;
         for (size_t i = 0; i < t->n_streams; i++)
             if (!t->streams[i].namespace_ || !strcmp(t->streams[i].namespace_, f[1])) keep = 1;
-        if (keep)
+        if (keep) {
             rc = ww_index_put(&t->index, f[0], f[1], f[2], f[3], 0, ww_phase_parse(f[4]),
                               (uint32_t)strtoul(f[5], NULL, 16));
-        else
+            if (!rc && nf == 7) ww_index_get(&t->index, f[0])->pending = 1;
+        } else
             dropped++;
         got++;
         p = le + 1;

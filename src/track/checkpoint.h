@@ -8,6 +8,7 @@
  *           "objects":N, "crc32":"<8 hex digits of the lines below>"}
  *   then one line per known object:
  *           uid TAB namespace TAB name TAB resourceVersion TAB phase TAB digest
+ *           [TAB pending] (published, but its delivery was not confirmed)
  * The resourceVersions and the index are written together, so a store that
  * replaces the blob atomically keeps them consistent. */
 #ifndef WW_CHECKPOINT_H

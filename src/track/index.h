@@ -17,6 +17,7 @@ typedef struct {
     uint32_t digest;   /* FNV-1a of the node phases (ww_status_digest) */
     uint8_t tomb;      /* 1: deleted slot (keeps probe chains intact) */
     uint8_t phase;     /* WW_PHASE_* */
+    uint8_t pending;   /* journaled: may have been published, delivery not confirmed */
 } ww_index_entry;
 
 typedef struct {

@@ -10,8 +10,6 @@
 #include "core/log.h"
 #include "track/status.h"
 
-static const char *const type_lower[] = {"added", "modified", "deleted"};
-
 /* apiVersion and kind, which a synthesised DELETED carries. */
 static void read_kind(ww_tracker *t, ww_span obj) {
     ww_span v;
@@ -51,8 +49,12 @@ static int rv_not_newer(const char *a, const char *b) {
 
 static ww_rc out(ww_tracker *t, ww_change_type type, ww_span line, ww_span obj, int recovered, ww_commit *op) {
     const ww_objmeta *m = &op->meta;
-    if (recovered)
-        snprintf(t->id, sizeof t->id, "%s/%s/recovered-%s", m->uid, m->rv, type_lower[type]);
+    /* The id names the object's state, so the same state published twice
+     * (observed before a crash, listed after it) has one id. Only a
+     * synthesised DELETED, which has no resourceVersion of its own, gets a
+     * suffix. */
+    if (recovered && type == WW_CHANGE_DELETED)
+        snprintf(t->id, sizeof t->id, "%s/%s/recovered-deleted", m->uid, m->rv);
     else
         snprintf(t->id, sizeof t->id, "%s/%s", m->uid, m->rv);
     ww_change c = {
@@ -165,16 +167,21 @@ ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d) {
             return out(t, WW_CHANGE_ADDED, none, d->object, s->recovering, &op);
         }
         ww_index_entry *e = ww_index_get(&t->index, m->uid);
+        ww_change_type ty = e ? WW_CHANGE_MODIFIED : WW_CHANGE_ADDED;
         if (e) {
             e->seen_gen = s->gen;
-            if (!strcmp(ww_index_rv(e), m->rv)) return WW_OK;
+            int same = !strcmp(ww_index_rv(e), m->rv);
+            if (!e->pending && same) return WW_OK;
+            /* Journaled, maybe never delivered: publish it again, as the
+             * ADDED it was first published as, or as a later state. */
+            if (e->pending && same) ty = WW_CHANGE_ADDED;
         }
         prepare_put(&op, stream, m, d->object, s->gen);
         if (s->initial && t->skip_initial) {
             t->stats.skipped++;
             return t->emit(t->ud, NULL, &op);
         }
-        return out(t, e ? WW_CHANGE_MODIFIED : WW_CHANGE_ADDED, none, d->object, s->recovering, &op);
+        return out(t, ty, none, d->object, s->recovering, &op);
     }
     case WW_DELTA_SNAPSHOT_END: return snapshot_end(t, stream, d);
     case WW_DELTA_ADDED:
@@ -195,7 +202,7 @@ ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d) {
         }
         snprintf(op.rv, sizeof op.rv, "%s", m->rv);
         ww_index_entry *e = m->uid[0] ? ww_index_get(&t->index, m->uid) : NULL;
-        if (e && rv_not_newer(m->rv, ww_index_rv(e))) {
+        if (e && !e->pending && rv_not_newer(m->rv, ww_index_rv(e))) {
             /* Replayed after a restart: this object was already published at
              * a newer state (a recovered change); publishing the older one
              * now would break per-object order. */
@@ -229,4 +236,55 @@ ww_rc ww_tracker_commit(ww_tracker *t, const ww_commit *op) {
         memcpy(s->rv, op->rv, sizeof s->rv);
     }
     return rc;
+}
+
+int ww_tracker_unknown(ww_tracker *t, const ww_commit *op) {
+    return op->kind == WW_OP_PUT && op->meta.uid[0] && !ww_index_get(&t->index, op->meta.uid);
+}
+
+ww_rc ww_tracker_mark_pending(ww_tracker *t, const ww_commit *op) {
+    const ww_objmeta *m = &op->meta;
+    if (ww_index_get(&t->index, m->uid)) return WW_OK;
+    ww_rc rc = ww_index_put(&t->index, m->uid, m->ns, m->name, m->rv, op->gen, op->phase, op->digest);
+    if (!rc) ww_index_get(&t->index, m->uid)->pending = 1;
+    return rc;
+}
+
+ww_rc ww_tracker_journal_record(const ww_commit *op, ww_buf *out) {
+    const ww_objmeta *m = &op->meta;
+    if (strpbrk(m->uid, "\t\n") || strpbrk(m->ns, "\t\n") || strpbrk(m->name, "\t\n") || strpbrk(m->rv, "\t\n"))
+        return WW_OK; /* cannot be a Kubernetes name */
+    return ww_buf_printf(out, "%s\t%s\t%s\t%s\n", m->uid, m->ns, m->name, m->rv);
+}
+
+ww_rc ww_tracker_load_journal(ww_tracker *t, const char *data, size_t n, size_t *applied) {
+    *applied = 0;
+    const char *p = data, *end = data + n;
+    while (p < end) {
+        const char *le = memchr(p, '\n', (size_t)(end - p));
+        if (!le) break; /* torn last record: its batch was never published */
+        char line[1024];
+        size_t ll = (size_t)(le - p);
+        char *f[4];
+        int nf = 0;
+        if (ll < sizeof line) {
+            memcpy(line, p, ll);
+            line[ll] = 0;
+            char *rest = line, *x;
+            while (nf < 4 && (x = strsep(&rest, "\t"))) f[nf++] = x;
+            if (rest) nf = 5;
+        }
+        if (nf != 4 || !f[0][0] || !f[3][0]) return WW_EPROTO;
+        int watched = 0;
+        for (size_t i = 0; i < t->n_streams; i++)
+            if (!t->streams[i].namespace_ || !strcmp(t->streams[i].namespace_, f[1])) watched = 1;
+        if (watched && !ww_index_get(&t->index, f[0])) {
+            ww_rc rc = ww_index_put(&t->index, f[0], f[1], f[2], f[3], 0, 0, 0);
+            if (rc) return rc;
+            ww_index_get(&t->index, f[0])->pending = 1;
+            (*applied)++;
+        }
+        p = le + 1;
+    }
+    return WW_OK;
 }

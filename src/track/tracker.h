@@ -17,7 +17,12 @@
  * any moment. Two rules keep that sound: a snapshot begins only when
  * nothing is in flight (the delivery side flushes first), and a watch event
  * not newer than what the index holds for its object (a replay after a
- * crash, already covered by a recovered change) is not published again. */
+ * crash, already covered by a recovered change) is not published again.
+ *
+ * Objects published for the first time are journaled by the delivery side
+ * before they are published (ww_tracker_unknown, ww_tracker_mark_pending),
+ * so a crash between two saves cannot make the watcher forget an object a
+ * consumer has seen. */
 #ifndef WW_TRACKER_H
 #define WW_TRACKER_H
 
@@ -37,7 +42,7 @@ typedef struct {
     int recovered;  /* synthesised from a relist diff */
     const char *uid;
     const char *rv;
-    const char *id; /* stable identity: uid/rv, or uid/rv/recovered-<type> */
+    const char *id; /* stable identity: uid/rv; uid/rv/recovered-deleted for a DELETED found by a relist */
 } ww_change;
 
 enum { WW_OP_NONE, WW_OP_PUT, WW_OP_DEL };
@@ -92,5 +97,18 @@ void ww_tracker_free(ww_tracker *t);
 ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d);
 /* Applies a prepared state change (its message was acknowledged). */
 ww_rc ww_tracker_commit(ww_tracker *t, const ww_commit *op);
+/* 1 if op is about to publish an object the index does not know (its
+ * journal record must be durable before it is published). */
+int ww_tracker_unknown(ww_tracker *t, const ww_commit *op);
+/* Records that op's object may have been published: a pending index entry
+ * (a relist publishes it again if it is still there, and a recovered
+ * DELETED if it is gone; a replayed watch event is not suppressed). */
+ww_rc ww_tracker_mark_pending(ww_tracker *t, const ww_commit *op);
+/* Appends op's journal record ("uid TAB ns TAB name TAB rv NEWLINE"). */
+ww_rc ww_tracker_journal_record(const ww_commit *op, ww_buf *out);
+/* Applies journal records read at start: each object the index does not
+ * know becomes a pending entry. *applied counts them. WW_EPROTO for a
+ * malformed line other than a torn last one. */
+ww_rc ww_tracker_load_journal(ww_tracker *t, const char *data, size_t n, size_t *applied);
 
 #endif

@@ -24,7 +24,7 @@ def msg(type_, uid, rv, recovered=None, name="wf", ns=NS):
     m = {"type": type_, "object": obj(uid, rv, name, ns, minimal=recovered == "deleted")}
     if recovered:
         m["recovered"] = True
-        m["id"] = f"{uid}/{rv}/recovered-{recovered}"
+        m["id"] = f"{uid}/{rv}/recovered-deleted" if recovered == "deleted" else f"{uid}/{rv}"
     else:
         m["id"] = f"{uid}/{rv}"
     return m
@@ -144,11 +144,11 @@ def test_duplicate_with_another_type_fails(tmp_path):
     assert "duplicate differs from its original" in cats(r)
 
 
-def test_same_change_observed_then_recovered_is_counted_apart(tmp_path):
+def test_same_change_observed_then_recovered_is_a_duplicate(tmp_path):
     r = run(tmp_path, {"u1": rec([10, 12])},
             [msg("ADDED", "u1", 10), msg("MODIFIED", "u1", 12), msg("MODIFIED", "u1", 12, recovered="modified")])
     assert r.ok, r.failure_text()
-    assert r.figures["same_change_other_id"] == 1
+    assert r.figures["duplicate_copies"] == 1 and r.figures["same_change_other_id"] == 0
 
 
 def test_parts_are_read_in_rename_order(tmp_path):
@@ -185,11 +185,16 @@ def test_message_inconsistent_with_its_id_is_invalid(tmp_path):
     m["object"]["metadata"]["resourceVersion"] = "13"
     r = run(tmp_path, {"u1": rec([10, 12])}, [msg("ADDED", "u1", 10), m])
     assert "invalid sink line" in cats(r)
-    m = msg("MODIFIED", "u1", 12, recovered="modified")
-    del m["recovered"]
-    r = run(tmp_path, {"u1": rec([10, 12])}, [msg("ADDED", "u1", 10), m])
+    m = msg("DELETED", "u1", 10, recovered="deleted")
+    del m["recovered"]                                  # the suffix without the flag
+    r = run(tmp_path, {"u1": rec([10])}, [msg("ADDED", "u1", 10), m])
     assert "invalid sink line" in cats(r)
-    m = msg("MODIFIED", "u1", 12, recovered="added")   # id says added, type says MODIFIED
+    m = msg("DELETED", "u1", 10, recovered="deleted")
+    m["id"] = "u1/10"                                   # a synthesised DELETED without its suffix
+    r = run(tmp_path, {"u1": rec([10])}, [msg("ADDED", "u1", 10), m])
+    assert "invalid sink line" in cats(r)
+    m = msg("MODIFIED", "u1", 12, recovered="modified")
+    m["id"] = "u1/12/recovered-modified"                # only a DELETED takes a suffix
     r = run(tmp_path, {"u1": rec([10, 12])}, [msg("ADDED", "u1", 10), m])
     assert "invalid sink line" in cats(r)
 

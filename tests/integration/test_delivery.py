@@ -268,10 +268,10 @@ def test_gap_recovery_from_the_stored_checkpoint(cluster, watcher_factory, tmp_p
     assert set(rec) == {"changes", "vanishes", "appears"}
     assert all(e.get("recovered") is True for e in rec.values())
     assert rec["changes"]["type"] == "MODIFIED"
-    assert rec["changes"]["id"] == f'{a["metadata"]["uid"]}/{changed["metadata"]["resourceVersion"]}/recovered-modified'
+    assert rec["changes"]["id"] == f'{a["metadata"]["uid"]}/{changed["metadata"]["resourceVersion"]}'
     assert rec["vanishes"]["type"] == "DELETED"
     assert rec["vanishes"]["id"] == f'{b["metadata"]["uid"]}/{b["metadata"]["resourceVersion"]}/recovered-deleted'
-    assert rec["appears"]["id"] == f'{created["metadata"]["uid"]}/{created["metadata"]["resourceVersion"]}/recovered-added'
+    assert rec["appears"]["id"] == f'{created["metadata"]["uid"]}/{created["metadata"]["resourceVersion"]}'
     assert header(r.ck)["objects"] == 3
 
 

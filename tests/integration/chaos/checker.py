@@ -15,8 +15,9 @@ Inputs
            excuse objects that were created and deleted inside a gap and so
            could never be seen at all.
 
-Message ids: "<uid>/<rv>" for observed changes, "<uid>/<rv>/recovered-added|
-recovered-modified|recovered-deleted" for changes found by diffing a relist.
+Message ids: "<uid>/<rv>" for every state of an object, observed or found by
+diffing a relist ("recovered":true); "<uid>/<rv>/recovered-deleted" for a
+DELETED synthesised by a relist (it carries the last known rv).
 An observed DELETED carries the deletion's resourceVersion (which the
 DELETE's answer does not tell the generator: it must be above every recorded
 one); a recovered DELETED carries the last known one (which must be a
@@ -123,26 +124,23 @@ def parse_message(ev, pos, where):
     if t not in ("ADDED", "MODIFIED", "DELETED"):
         raise ValueError(f"type {t!r}")
     parts = id_.split("/")
-    if len(parts) == 2:
+    recovered = ev.get("recovered")
+    if "recovered" in ev and recovered is not True:
+        raise ValueError(f"\"recovered\" is {recovered!r}")
+    if len(parts) == 2 and t != "DELETED" and recovered:
+        kind = "recovered-" + t.lower()   # the same state has one id, observed or recovered
+    elif len(parts) == 2 and not recovered:
         kind = "observed"
-    elif len(parts) == 3 and parts[2] in RECOVERED_KINDS:
+    elif len(parts) == 3 and parts[2] == "recovered-deleted" and t == "DELETED" and recovered:
         kind = parts[2]
     else:
-        raise ValueError(f"malformed id {id_!r}")
+        raise ValueError(f"malformed id {id_!r} for a{' recovered' if recovered else 'n observed'} {t}")
     uid, rv = parts[0], int(parts[1])
     md = obj["metadata"]
     if md.get("uid") != uid:
         raise ValueError(f"id {id_!r} but object uid {md.get('uid')!r}")
     if int(md["resourceVersion"]) != rv:
         raise ValueError(f"id {id_!r} but object resourceVersion {md['resourceVersion']!r}")
-    if kind == "observed":
-        if "recovered" in ev:
-            raise ValueError("an observed change marked recovered")
-    else:
-        if ev.get("recovered") is not True:
-            raise ValueError(f"id {id_!r} without \"recovered\":true")
-        if RECOVERED_KINDS[kind] != t:
-            raise ValueError(f"id {id_!r} but type {t}")
     if obj.get("kind") != "Workflow" or obj.get("apiVersion") != "argoproj.io/v1alpha1":
         raise ValueError(f"not a Workflow: {obj.get('apiVersion')} {obj.get('kind')}")
     return Msg(pos, where, t, uid, rv, kind, id_, md.get("namespace"), md.get("name"))
