@@ -248,6 +248,9 @@ static ww_rc flush(ww_pipeline *p) {
         ww_rc rc = journal(p, done);
         if (rc == WW_ECONFLICT) return rc;
         if (rc) {
+            /* A save empties the journal (a full one answers WW_ETOOBIG). */
+            if (rc == WW_ETOOBIG) p->dirty = 1;
+            if ((rc = save(p, rc == WW_ETOOBIG))) return rc;
             attempts++;
             p->st.retries++;
             if (past_deadline(p)) return WW_ESTOP;

@@ -28,6 +28,21 @@
  * watcher goes on instead of reporting a conflict. A ConfigMap NAME deleted
  * while we run (by hand: a watcher never deletes it) is created again.
  *
+ * The journal (store.h) is the ConfigMap NAME-journal, labelled like the
+ * parts with workflow-watcher.io/checkpoint=NAME but also
+ * workflow-watcher.io/role=journal and without a generation, so the cleanup
+ * of old parts never selects it. data["records"] holds all records since
+ * the last save: the store keeps them in memory, and each append writes
+ * them all again (PUT with the journal's own resourceVersion, or POST when
+ * it does not exist), so it refuses (WW_ECONFLICT) when anyone else wrote
+ * the journal in between. data["writer"] (with a random run token) and
+ * data["seq"] recognise our own write whose answer was lost, as above.
+ * After each successful save the journal is emptied (records ""); a failure
+ * there is only a warning (the blob covers those records; the next save
+ * tries again). The journal holds at most JOURNAL_MAX_BYTES of records
+ * (ConfigMaps hold 1 MiB): an append beyond fails with WW_ETOOBIG until the
+ * next save empties it.
+ *
  * The watcher's identity needs get, create, update, list and delete on
  * configmaps in NAMESPACE (without list and delete, old parts stay, with one
  * warning). */
@@ -35,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -48,9 +64,15 @@
 #define MANAGED_BY "app.kubernetes.io/managed-by"
 #define LABEL_CHECKPOINT "workflow-watcher.io/checkpoint"
 #define LABEL_GENERATION "workflow-watcher.io/generation"
+#define LABEL_ROLE "workflow-watcher.io/role" /* "journal" on NAME-journal; parts have none */
 #define FORMAT_INLINE "workflow-watcher checkpoint, zlib-compressed in binaryData"
 #define FORMAT_SPLIT "workflow-watcher checkpoint, zlib-compressed, split over the ConfigMaps listed in parts"
 #define FORMAT_PREFIX "workflow-watcher checkpoint"
+#define FORMAT_JOURNAL                                                                                                 \
+    "workflow-watcher journal: one line per object published after the last save of the checkpoint (uid, "             \
+    "namespace, name, resourceVersion; tab-separated)"
+#define FORMAT_JOURNAL_PREFIX "workflow-watcher journal"
+#define JOURNAL_MAX_BYTES ((size_t)900 * 1024)
 #define MAX_PARTS 1000
 #define MAX_ONE_BODY ((size_t)8 << 20)   /* one ConfigMap as JSON: 1 MiB of data, base64 */
 #define MAX_LIST_BODY ((size_t)32 << 20) /* a page of at most LIST_LIMIT parts */
@@ -73,6 +95,15 @@ typedef struct {
     unsigned long long seq;       /* our saves, written to data["save"] */
     int cleanup_warned;           /* a failed cleanup was logged as a warning */
     int uncertain;                /* the answer to save number seq was lost */
+    /* the journal NAME-journal */
+    char jname[80];
+    char jwriter[200]; /* writer plus a random run token, in data["writer"] */
+    int jknown;        /* jexists, jrv and jbuf reflect the server */
+    int jexists;       /* NAME-journal exists at resourceVersion jrv */
+    int juncertain;    /* the answer to journal write number jseq was lost */
+    char jrv[64];
+    unsigned long long jseq; /* our journal writes, in data["seq"] */
+    ww_buf jbuf;             /* data["records"] as on the server */
 } cm_store;
 
 /* ---- URL ---- */
@@ -454,6 +485,8 @@ static ww_rc cm_load(void *state, ww_buf *out, char *err, size_t errsz) {
 
 /* ---- save ---- */
 
+static void journal_clear(cm_store *s); /* below, with the journal */
+
 static ww_rc put_labels(ww_buf *b, const cm_store *s, unsigned long long part_gen) {
     ww_rc rc = ww_buf_puts(b, "\"labels\":{\"" MANAGED_BY "\":\"workflow-watcher\"");
     if (!rc && part_gen)
@@ -544,7 +577,10 @@ static ww_rc cleanup(cm_store *s, unsigned long long keep_below) {
     ww_resp_init(&resp, 0);
     char what[256];
     snprintf(what, sizeof what, "list the parts of configmap %s", s->shown);
-    if (ww_buf_printf(&sel, LABEL_CHECKPOINT "=%s," LABEL_GENERATION "<%llu", s->u.name, keep_below) ||
+    /* The journal has no generation (and the role label), so this never
+     * selects it. */
+    if (ww_buf_printf(&sel, LABEL_CHECKPOINT "=%s," LABEL_GENERATION "<%llu," LABEL_ROLE "!=journal", s->u.name,
+                      keep_below) ||
         ww_buf_printf(&path, "/api/v1/namespaces/%s/configmaps?limit=%d&labelSelector=", s->u.ns, LIST_LIMIT) ||
         ww_url_escape(&path, sel.p))
         goto out;
@@ -795,6 +831,7 @@ static ww_rc cm_save(void *state, const char *data, size_t n, char *err, size_t 
     if (created) ww_info("store", "created configmap %s for the checkpoint", s->shown);
     ww_debug("store", "configmap %s: saved %zu bytes (%lu compressed, %zu parts, resourceVersion %s)", s->shown, n,
              (unsigned long)clen, nparts, s->rv);
+    journal_clear(s);
 
     /* 3. old parts */
     if (s->parts_maybe) {
@@ -810,6 +847,256 @@ out:
     return rc;
 }
 
+/* ---- journal ---- */
+
+static ww_rc journal_body(const cm_store *s, ww_buf *b, const char *rec, size_t n) {
+    ww_rc rc = ww_buf_printf(b,
+                             "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\","
+                             "\"namespace\":\"%s\",",
+                             s->jname, s->u.ns);
+    if (!rc && s->jexists) rc = ww_buf_printf(b, "\"resourceVersion\":\"%s\",", s->jrv);
+    if (!rc)
+        rc = ww_buf_printf(b,
+                           "\"labels\":{\"" MANAGED_BY "\":\"workflow-watcher\",\"" LABEL_CHECKPOINT
+                           "\":\"%s\",\"" LABEL_ROLE "\":\"journal\"}},\"data\":{\"format\":\"" FORMAT_JOURNAL "\"",
+                           s->u.name);
+    if (!rc) rc = put_str(b, "checkpoint", s->shown);
+    if (!rc) rc = put_str(b, "writer", s->jwriter);
+    if (!rc) rc = ww_buf_printf(b, ",\"seq\":\"%llu\",\"records\":\"", s->jseq);
+    if (!rc && n) rc = ww_buf_json_escape(b, rec, n);
+    if (!rc) rc = ww_buf_puts(b, "\"}}");
+    return rc;
+}
+
+/* 1 if the journal ConfigMap cm holds our write number jseq. */
+static int holds_our_journal(const cm_store *s, ww_span cm) {
+    ww_span d;
+    char w[200], sv[32];
+    return !ww_json_get(cm, "data", &d) && !str_field(d, "writer", w, sizeof w) && !strcmp(w, s->jwriter) &&
+           !str_field(d, "seq", sv, sizeof sv) && strtoull(sv, NULL, 10) == s->jseq;
+}
+
+/* Takes the journal's resourceVersion from cm, and its records too when
+ * records is set. */
+static ww_rc adopt_journal(cm_store *s, ww_span cm, int records, char *err, size_t errsz) {
+    ww_span meta, v;
+    s->jrv[0] = '\0';
+    if (!ww_json_get(cm, "metadata", &meta)) str_field(meta, "resourceVersion", s->jrv, sizeof s->jrv);
+    s->jexists = 1;
+    if (!records) return WW_OK;
+    ww_buf_reset(&s->jbuf);
+    if (ww_json_path(cm, &v, "data", "records", NULL)) return WW_OK;
+    char *text = ww_json_strdup(v);
+    if (!text) {
+        snprintf(err, errsz, "configmap %s/%s: data[\"records\"] is not a string", s->u.ns, s->jname);
+        return WW_EPROTO;
+    }
+    ww_rc rc = ww_buf_puts(&s->jbuf, text);
+    free(text);
+    if (rc == WW_ETOOBIG)
+        snprintf(err, errsz, "configmap %s/%s: the journal is larger than %zu bytes", s->u.ns, s->jname, s->jbuf.max);
+    return rc;
+}
+
+/* GET NAME-journal: WW_OK with the body in resp, WW_ENOENT on 404;
+ * WW_EINVAL when a ConfigMap of that name is no journal of ours. */
+static ww_rc journal_get(cm_store *s, ww_resp *resp, char *err, size_t errsz) {
+    ww_rc rc = get_cm(s, s->jname, resp, err, errsz);
+    if (rc) return rc;
+    ww_span data;
+    char fmt[512];
+    if (ww_json_get((ww_span){resp->body.p, resp->body.len}, "data", &data) ||
+        str_field(data, "format", fmt, sizeof fmt) ||
+        strncmp(fmt, FORMAT_JOURNAL_PREFIX, strlen(FORMAT_JOURNAL_PREFIX))) {
+        snprintf(err, errsz,
+                 "configmap %s/%s exists but holds no workflow-watcher journal (no data[\"format\"]); the "
+                 "checkpoint in configmap %s keeps its journal under that name: rename or delete that ConfigMap, "
+                 "or name another checkpoint in --checkpoint",
+                 s->u.ns, s->jname, s->shown);
+        return WW_EINVAL;
+    }
+    return WW_OK;
+}
+
+/* The message for a journal changed by someone else; cm may be NULL. */
+static ww_rc journal_conflict_msg(const cm_store *s, const ww_span *cm, char *err, size_t errsz) {
+    char other[240] = "", w[200];
+    ww_span data;
+    if (cm && !ww_json_get(*cm, "data", &data) && !str_field(data, "writer", w, sizeof w) && strcmp(w, s->jwriter))
+        snprintf(other, sizeof other, "; it was last written by %s", w);
+    if (s->jexists)
+        snprintf(err, errsz,
+                 "configmap %s/%s (the journal of the checkpoint in %s) was changed by another writer "
+                 "(resourceVersion %s expected)%s: is a second workflow-watcher using the same checkpoint?",
+                 s->u.ns, s->jname, s->shown, s->jrv, other);
+    else
+        snprintf(err, errsz,
+                 "configmap %s/%s (the journal of the checkpoint in %s) was created by another writer%s: is a "
+                 "second workflow-watcher using the same checkpoint?",
+                 s->u.ns, s->jname, s->shown, other);
+    return WW_ECONFLICT;
+}
+
+/* Reads the journal when we do not know it, or do not know whether our
+ * last write landed. */
+static ww_rc journal_sync(cm_store *s, char *err, size_t errsz) {
+    ww_resp resp;
+    ww_rc rc = journal_get(s, &resp, err, errsz);
+    ww_span cm = {resp.body.p, resp.body.len};
+    if (rc == WW_ENOENT) {
+        /* when uncertain: our create did not land; jbuf is still what we
+         * wanted to extend, and the next append creates it with all */
+        if (!s->jknown) ww_buf_reset(&s->jbuf);
+        s->jexists = 0;
+        s->jrv[0] = '\0';
+        rc = WW_OK;
+    } else if (rc) {
+        ww_resp_free(&resp);
+        return rc;
+    } else if (!s->jknown) {
+        rc = adopt_journal(s, cm, 1, err, errsz);
+    } else if (holds_our_journal(s, cm)) {
+        rc = adopt_journal(s, cm, 1, err, errsz);
+        ww_info("store", "configmap %s/%s: our journal write landed though its answer was lost", s->u.ns, s->jname);
+    } else {
+        char now[64];
+        ww_span meta;
+        if (ww_json_get(cm, "metadata", &meta) || str_field(meta, "resourceVersion", now, sizeof now) || !s->jexists ||
+            strcmp(now, s->jrv))
+            rc = journal_conflict_msg(s, &cm, err, errsz);
+        /* else our write did not land: nothing changed */
+    }
+    ww_resp_free(&resp);
+    if (rc) return rc;
+    s->jknown = 1;
+    s->juncertain = 0;
+    return WW_OK;
+}
+
+/* A 409 to our journal write: ours if a resend of a write that landed. */
+static ww_rc journal_conflict(cm_store *s, char *err, size_t errsz) {
+    ww_resp resp;
+    char e2[256];
+    ww_rc rc = journal_get(s, &resp, e2, sizeof e2);
+    ww_span cm = {resp.body.p, resp.body.len};
+    if (rc == WW_OK && holds_our_journal(s, cm)) {
+        rc = adopt_journal(s, cm, 0, err, errsz);
+        ww_resp_free(&resp);
+        ww_info("store", "configmap %s/%s: our journal write landed though its answer was lost", s->u.ns, s->jname);
+        return rc;
+    }
+    rc = journal_conflict_msg(s, rc == WW_OK ? &cm : NULL, err, errsz);
+    ww_resp_free(&resp);
+    return rc;
+}
+
+/* Writes rec as the whole data["records"] of NAME-journal. */
+static ww_rc journal_write(cm_store *s, const char *rec, size_t n, char *err, size_t errsz) {
+    ww_buf body, path;
+    ww_buf_init(&body, n * 6 + 65536);
+    ww_buf_init(&path, 1024);
+    ww_resp resp;
+    ww_resp_init(&resp, 0);
+    char what[256];
+    ww_rc rc;
+    for (int again = 0;; again = 1) {
+        ww_buf_reset(&body);
+        ww_buf_reset(&path);
+        ww_resp_free(&resp);
+        ww_resp_init(&resp, 0);
+        s->jseq++;
+        if ((rc = journal_body(s, &body, rec, n)) ||
+            (rc = path_of(&path, s, s->jexists ? s->jname : NULL, "?fieldManager=workflow-watcher")))
+            goto out;
+        snprintf(what, sizeof what, "%s configmap %s/%s (the journal of the checkpoint in %s)",
+                 s->jexists ? "update" : "create", s->u.ns, s->jname, s->shown);
+        s->juncertain = 1;
+        if ((rc = send_req(s, s->jexists ? "PUT" : "POST", path.p, &body, &resp, MAX_ONE_BODY, what, err, errsz)))
+            goto out;
+        if (resp.status == 404 && s->jexists && !again) {
+            ww_warn("store", "configmap %s/%s was deleted (by hand?) while we ran; creating it again", s->u.ns,
+                    s->jname);
+            s->jexists = 0;
+            s->jrv[0] = '\0';
+            continue;
+        }
+        break;
+    }
+    /* A definite answer: the write happened or it did not. */
+    if (resp.status < 500 && resp.status != 408 && resp.status != 429) s->juncertain = 0;
+    if (resp.status == 200 || resp.status == 201)
+        rc = adopt_journal(s, (ww_span){resp.body.p, resp.body.len}, 0, err, errsz);
+    else if (resp.status == 409)
+        rc = journal_conflict(s, err, errsz);
+    else
+        rc = http_error(s, &resp, what, err, errsz);
+out:
+    ww_buf_free(&body);
+    ww_buf_free(&path);
+    ww_resp_free(&resp);
+    return rc;
+}
+
+static ww_rc cm_journal_append(void *state, const char *data, size_t n, char *err, size_t errsz) {
+    cm_store *s = state;
+    if (!n) return WW_OK;
+    ww_rc rc;
+    if ((!s->jknown || s->juncertain) && (rc = journal_sync(s, err, errsz))) return rc;
+    if (n > JOURNAL_MAX_BYTES - s->jbuf.len) {
+        snprintf(err, errsz,
+                 "configmap %s/%s: the journal would grow past %zu bytes; it is emptied when the checkpoint is "
+                 "saved next",
+                 s->u.ns, s->jname, JOURNAL_MAX_BYTES);
+        return WW_ETOOBIG;
+    }
+    size_t old = s->jbuf.len;
+    if ((rc = ww_buf_append(&s->jbuf, data, n))) return rc;
+    if ((rc = journal_write(s, s->jbuf.p, s->jbuf.len, err, errsz))) {
+        /* what the server holds unless the write landed (juncertain: the
+         * next append finds out) */
+        s->jbuf.len = old;
+        s->jbuf.p[old] = '\0';
+        return rc;
+    }
+    ww_debug("store", "configmap %s/%s: journaled %zu bytes (%zu in all, resourceVersion %s)", s->u.ns, s->jname, n,
+             s->jbuf.len, s->jrv);
+    return WW_OK;
+}
+
+static ww_rc cm_journal_load(void *state, ww_buf *out, char *err, size_t errsz) {
+    cm_store *s = state;
+    s->jknown = s->juncertain = 0;
+    ww_rc rc = journal_sync(s, err, errsz);
+    if (rc) return rc;
+    if (!s->jexists) return WW_ENOENT;
+    if (s->jbuf.len && (rc = ww_buf_append(out, s->jbuf.p, s->jbuf.len)) == WW_ETOOBIG)
+        snprintf(err, errsz, "configmap %s/%s: the journal is larger than %zu bytes", s->u.ns, s->jname, out->max);
+    if (!rc)
+        ww_debug("store", "configmap %s/%s: read %zu bytes of journal (resourceVersion %s)", s->u.ns, s->jname,
+                 s->jbuf.len, s->jrv);
+    return rc;
+}
+
+/* After a save: the blob covers every record, so the journal is emptied.
+ * A failure is a warning; the next save tries again. */
+static void journal_clear(cm_store *s) {
+    char err[1024] = "";
+    ww_rc rc = WW_OK;
+    if (!s->jknown || s->juncertain) rc = journal_sync(s, err, sizeof err);
+    if (!rc && (!s->jexists || !s->jbuf.len)) return;
+    if (!rc) rc = journal_write(s, "", 0, err, sizeof err);
+    if (!rc) {
+        ww_debug("store", "configmap %s/%s: emptied the journal (%zu bytes; resourceVersion %s)", s->u.ns, s->jname,
+                 s->jbuf.len, s->jrv);
+        ww_buf_reset(&s->jbuf);
+        return;
+    }
+    ww_warn("store",
+            "cannot empty the journal configmap %s/%s after saving the checkpoint: %s (harmless: the checkpoint "
+            "covers its records; the next save tries again)",
+            s->u.ns, s->jname, err[0] ? err : ww_strerror(rc));
+}
+
 /* ---- open/close ---- */
 
 static volatile int no_stop;
@@ -818,6 +1105,7 @@ static void cm_close(void *state) {
     cm_store *s = state;
     if (!s) return;
     ww_kube_client_free(s->kc);
+    ww_buf_free(&s->jbuf);
     free(s);
 }
 
@@ -839,6 +1127,12 @@ static ww_rc cm_open(const char *url, const ww_store_env *env, void **state, cha
     if (gethostname(host, sizeof host)) snprintf(host, sizeof host, "unknown-host");
     host[sizeof host - 1] = '\0';
     snprintf(s->writer, sizeof s->writer, "%s pid %ld", host, (long)getpid());
+    /* a restarted container may have the same host name and pid */
+    unsigned run_id = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
+    if (getentropy(&run_id, sizeof run_id)) run_id ^= (unsigned)clock();
+    snprintf(s->jwriter, sizeof s->jwriter, "%s run %08x", s->writer, run_id);
+    snprintf(s->jname, sizeof s->jname, "%s-journal", s->u.name);
+    ww_buf_init(&s->jbuf, JOURNAL_MAX_BYTES);
     if (!(s->kc = ww_kube_client_new(env->kc, env->stop ? env->stop : &no_stop))) {
         free(s);
         return WW_ENOMEM;
@@ -848,4 +1142,5 @@ static ww_rc cm_open(const char *url, const ww_store_env *env, void **state, cha
     return WW_OK;
 }
 
-const ww_store_type ww_store_configmap = {"configmap", cm_open, cm_load, cm_save, cm_close};
+const ww_store_type ww_store_configmap = {"configmap", cm_open,           cm_load,        cm_save,
+                                          cm_close,    cm_journal_append, cm_journal_load};

@@ -25,4 +25,4 @@ static ww_rc no_save(void *state, const char *data, size_t n, char *err, size_t 
 }
 static void no_close(void *state) { (void)state; }
 
-const ww_store_type ww_store_none = {"none", no_open, no_load, no_save, no_close};
+const ww_store_type ww_store_none = {"none", no_open, no_load, no_save, no_close, NULL, NULL};

@@ -13,6 +13,14 @@
  * eviction), the next save writes them again with a warning: a second
  * watcher would have left its token.
  *
+ * The journal (store.h) is the list KEY:journal: journal_append() pushes its
+ * records as one element (RPUSH, one command), journal_load() reads the list
+ * in order (LRANGE), and save() deletes it in the MULTI/EXEC that writes KEY
+ * and KEY:version, so the new blob and the emptied journal appear together.
+ * A record is as durable as the server makes its writes (appendonly with
+ * appendfsync); an RPUSH whose answer was lost fails with WW_RETRY and is
+ * pushed again, so the list may name an object twice: harmless.
+ *
  * Connections time out (connect 5 s, each command 10 s) and use TCP
  * keepalive; after a failure the next call reconnects. The password (from the
  * URL or --redis-password) is sent with AUTH only and never printed: messages
@@ -40,6 +48,7 @@ typedef struct {
     redisContext *c;
     int had_failure;
     char *vkey;    /* KEY:version */
+    char *jkey;    /* KEY:journal */
     int known;     /* ver reflects the server after a load or save */
     char *ver;     /* KEY:version at our last load/save; NULL: absent */
     char *pending; /* token of a save whose EXEC answer was lost */
@@ -408,7 +417,7 @@ static ww_rc rd_save(void *state, const char *data, size_t n, char *err, size_t 
     rd_store *s = state;
     ww_rc rc = rd_connect(s, err, errsz);
     if (rc) return rc;
-    redisReply *r = NULL, *rs[4] = {NULL, NULL, NULL, NULL};
+    redisReply *r = NULL, *rs[5] = {NULL, NULL, NULL, NULL, NULL};
     int bad = 0;
     const char *key = s->u.key, *vkey = s->vkey;
     size_t kl = strlen(key), vkl = strlen(vkey);
@@ -479,7 +488,7 @@ static ww_rc rd_save(void *state, const char *data, size_t n, char *err, size_t 
     free(cur);
     for (int i = 0; i < 2; i++) freeReplyObject(rs[i]), rs[i] = NULL;
 
-    /* MULTI; SET KEY blob; SET KEY:version token; EXEC */
+    /* MULTI; SET KEY blob; SET KEY:version token; DEL KEY:journal; EXEC */
     char token[320];
     snprintf(token, sizeof token, "%s seq=%llu", s->writer, s->seq + 1);
     free(s->pending);
@@ -487,16 +496,18 @@ static ww_rc rd_save(void *state, const char *data, size_t n, char *err, size_t 
         rc = WW_ENOMEM;
         goto out;
     }
-    const char *mv[1] = {"MULTI"}, *sv[3] = {"SET", key, data}, *tv[3] = {"SET", vkey, token}, *ev[1] = {"EXEC"};
-    size_t ml[1] = {5}, sl[3] = {3, kl, n}, tl[3] = {3, vkl, strlen(token)}, el[1] = {4};
+    const char *mv[1] = {"MULTI"}, *sv[3] = {"SET", key, data}, *tv[3] = {"SET", vkey, token},
+               *dv[2] = {"DEL", s->jkey}, *ev[1] = {"EXEC"};
+    size_t ml[1] = {5}, sl[3] = {3, kl, n}, tl[3] = {3, vkl, strlen(token)}, dl[2] = {3, strlen(s->jkey)}, el[1] = {4};
     if (redisAppendCommandArgv(s->c, 1, mv, ml) != REDIS_OK || redisAppendCommandArgv(s->c, 3, sv, sl) != REDIS_OK ||
-        redisAppendCommandArgv(s->c, 3, tv, tl) != REDIS_OK || redisAppendCommandArgv(s->c, 1, ev, el) != REDIS_OK) {
+        redisAppendCommandArgv(s->c, 3, tv, tl) != REDIS_OK || redisAppendCommandArgv(s->c, 2, dv, dl) != REDIS_OK ||
+        redisAppendCommandArgv(s->c, 1, ev, el) != REDIS_OK) {
         drop(s);
         return WW_ENOMEM;
     }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if ((rc = get_reply(s, "save the checkpoint", &rs[i], err, errsz))) goto out;
-    redisReply *ex = rs[3];
+    redisReply *ex = rs[4];
     if (ex->type == REDIS_REPLY_NIL) {
         free(s->pending);
         s->pending = NULL;
@@ -511,17 +522,17 @@ static ww_rc rd_save(void *state, const char *data, size_t n, char *err, size_t 
         free(s->pending);
         s->pending = NULL;
         /* EXECABORT: report the queued command's own error */
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 4; i++)
             if (rs[i]->type == REDIS_REPLY_ERROR) ex = rs[i];
         rc = reply_error(s, "save the checkpoint", ex, err, errsz);
         goto out;
     }
-    if (ex->type != REDIS_REPLY_ARRAY || ex->elements != 2) {
+    if (ex->type != REDIS_REPLY_ARRAY || ex->elements != 3) {
         snprintf(err, errsz, "%s: unexpected answer to EXEC", s->where);
         rc = WW_EPROTO;
         goto out;
     }
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < 3; i++)
         if (ex->element[i]->type == REDIS_REPLY_ERROR) {
             free(s->pending);
             s->pending = NULL;
@@ -533,11 +544,87 @@ static ww_rc rd_save(void *state, const char *data, size_t n, char *err, size_t 
     s->seq++;
     ww_debug("store", "%s: saved %zu bytes", s->where, n);
 out:
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (rs[i]) freeReplyObject(rs[i]);
     /* A failed save may leave the WATCH (or a half-read pipeline) on the
      * connection: start the next call on a fresh one. */
     if (rc && s->c) drop(s);
+    return rc;
+}
+
+/* ---- journal ---- */
+
+/* One command on KEY:journal, which must be a list: a WRONGTYPE error
+ * names it (reply_error speaks of the blob's string). */
+static ww_rc run_journal(rd_store *s, const char *what, int argc, const char **argv, const size_t *lens,
+                         redisReply **out, char *err, size_t errsz) {
+    *out = NULL;
+    redisReply *r = redisCommandArgv(s->c, argc, argv, lens);
+    if (!r) return io_error(s, what, err, errsz);
+    if (r->type == REDIS_REPLY_ERROR && r->str && starts(r->str, "WRONGTYPE")) {
+        snprintf(err, errsz, "%s: cannot %s: %.200s holds another type than a list; delete it or name another key",
+                 s->where, what, s->jkey);
+        freeReplyObject(r);
+        return WW_EINVAL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        ww_rc rc = reply_error(s, what, r, err, errsz);
+        freeReplyObject(r);
+        return rc;
+    }
+    *out = r;
+    return WW_OK;
+}
+
+static ww_rc rd_journal_append(void *state, const char *data, size_t n, char *err, size_t errsz) {
+    rd_store *s = state;
+    if (!n) return WW_OK;
+    ww_rc rc = rd_connect(s, err, errsz);
+    if (rc) return rc;
+    redisReply *r;
+    const char *argv[3] = {"RPUSH", s->jkey, data};
+    size_t lens[3] = {5, strlen(s->jkey), n};
+    if ((rc = run_journal(s, "append to the journal", 3, argv, lens, &r, err, errsz))) return rc;
+    long long len = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    if (len < 1) {
+        snprintf(err, errsz, "%s: unexpected answer to RPUSH", s->where);
+        return WW_EPROTO;
+    }
+    ww_debug("store", "%s: journaled %zu bytes (%lld elements)", s->where, n, len);
+    return WW_OK;
+}
+
+static ww_rc rd_journal_load(void *state, ww_buf *out, char *err, size_t errsz) {
+    rd_store *s = state;
+    ww_rc rc = rd_connect(s, err, errsz);
+    if (rc) return rc;
+    redisReply *r;
+    const char *argv[4] = {"LRANGE", s->jkey, "0", "-1"};
+    size_t lens[4] = {6, strlen(s->jkey), 1, 2};
+    if ((rc = run_journal(s, "read the journal", 4, argv, lens, &r, err, errsz))) return rc;
+    if (r->type == REDIS_REPLY_NIL || (r->type == REDIS_REPLY_ARRAY && r->elements == 0)) {
+        freeReplyObject(r);
+        return WW_ENOENT;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errsz, "%s: unexpected answer to LRANGE", s->where);
+        freeReplyObject(r);
+        return WW_EPROTO;
+    }
+    size_t before = out->len;
+    for (size_t i = 0; !rc && i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING) {
+            snprintf(err, errsz, "%s: element %zu of %.200s is not a string", s->where, i, s->jkey);
+            rc = WW_EPROTO;
+        } else if ((rc = ww_buf_append(out, e->str, e->len))) {
+            snprintf(err, errsz, "%s: the journal %.200s is larger than %zu bytes", s->where, s->jkey, out->max);
+        }
+    }
+    if (!rc)
+        ww_debug("store", "%s: read %zu bytes of journal (%zu elements)", s->where, out->len - before, r->elements);
+    freeReplyObject(r);
     return rc;
 }
 
@@ -549,6 +636,7 @@ static void rd_close(void *state) {
     if (s->c) redisFree(s->c);
     ww_redis_url_free(&s->u);
     free(s->vkey);
+    free(s->jkey);
     free(s->ver);
     free(s->pending);
     free(s);
@@ -571,8 +659,9 @@ static ww_rc rd_open(const char *url, const ww_store_env *env, void **state, cha
     unsigned run_id = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
     if (getentropy(&run_id, sizeof run_id)) run_id ^= (unsigned)clock();
     snprintf(s->writer, sizeof s->writer, "host=%s pid=%ld run=%08x", host, (long)getpid(), run_id);
-    if (asprintf(&s->vkey, "%s:version", s->u.key) < 0) {
-        s->vkey = NULL;
+    if (asprintf(&s->vkey, "%s:version", s->u.key) < 0) s->vkey = NULL;
+    if (asprintf(&s->jkey, "%s:journal", s->u.key) < 0) s->jkey = NULL;
+    if (!s->vkey || !s->jkey) {
         rd_close(s);
         return WW_ENOMEM;
     }
@@ -585,4 +674,4 @@ static ww_rc rd_open(const char *url, const ww_store_env *env, void **state, cha
     return WW_OK;
 }
 
-const ww_store_type ww_store_redis = {"redis", rd_open, rd_load, rd_save, rd_close};
+const ww_store_type ww_store_redis = {"redis", rd_open, rd_load, rd_save, rd_close, rd_journal_append, rd_journal_load};

@@ -21,7 +21,9 @@ from test_auth import admin_user, cluster_entry, write_kubeconfig
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 PART_LABEL = "workflow-watcher.io/checkpoint"
+ROLE_LABEL = "workflow-watcher.io/role"
 SAVE_FAST = ["--checkpoint-interval", "1"]
+SAVE_NEVER = ["--checkpoint-interval", "3600"]  # no timed save: only the shutdown's
 
 
 def parse_blob(blob):
@@ -54,6 +56,76 @@ def event_names(w):
     return [(e["type"], e["object"]["metadata"]["name"]) for e in w.events()]
 
 
+def sink_lines(path):
+    """The complete lines of a file sink, parsed."""
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        data = f.read()
+    return [json.loads(l) for l in data.split(b"\n")[:-1]]
+
+
+def sink_names(path):
+    return [e["object"]["metadata"]["name"] for e in sink_lines(path)]
+
+
+def parse_journal(text):
+    """Journal records: {uid: (namespace, name, rv)}; every line complete."""
+    assert text is not None, "no journal"
+    assert text == "" or text.endswith("\n"), repr(text)
+    out = {}
+    for line in text.split("\n")[:-1]:
+        f = line.split("\t")
+        assert len(f) == 4, repr(line)
+        out[f[0]] = tuple(f[1:])
+    return out
+
+
+def expected_records(ns, objs):
+    return {o["metadata"]["uid"]: (ns, o["metadata"]["name"], o["metadata"]["resourceVersion"]) for o in objs}
+
+
+def journal_scenario(cluster, watcher_factory, tmp_path, ns, url, read_journal, read_checkpoint):
+    """Objects published after the last save are in the journal (no save
+    happens: long interval), survive kill -9, and a save (at SIGTERM) empties
+    the journal and lists them. read_journal() -> records text or None;
+    read_checkpoint() -> rows of the saved checkpoint or None."""
+    args = ["--kubeconfig", cluster.kubeconfig, "--namespace", ns, "--checkpoint", url, *SAVE_NEVER]
+    # a checkpoint in the store: one object, saved at shutdown
+    base = cluster.create_wf(ns, "base")
+    w0 = watcher_factory([*args, "--sink", "file://" + str(tmp_path / "out0.jsonl")])
+    wait_until(lambda: sink_names(str(tmp_path / "out0.jsonl")) == ["base"], what="base in the sink")
+    assert w0.stop() == 0
+    assert [r[2] for r in read_checkpoint()] == ["base"]
+    assert not read_journal(), read_journal()  # the save emptied it (or it was never written)
+
+    out1 = str(tmp_path / "out1.jsonl")
+    w1 = watcher_factory([*args, "--sink", "file://" + out1])
+    w1.wait_log("resuming: 1 known objects")
+    objs = [cluster.create_wf(ns, n) for n in ("a", "b", "c")]
+    wait_until(lambda: sorted(sink_names(out1)) == ["a", "b", "c"], what="a, b, c in the sink")
+    records = parse_journal(read_journal())
+    assert records == expected_records(ns, objs)
+    assert [r[2] for r in read_checkpoint()] == ["base"]  # no save since
+    w1.proc.kill()  # kill -9: no shutdown save
+    w1.proc.wait(timeout=30)
+    assert parse_journal(read_journal()) == records
+
+    # the restart reads the journal; its shutdown save lists a, b, c and
+    # empties the journal
+    out2 = str(tmp_path / "out2.jsonl")
+    w2 = watcher_factory([*args, "--sink", "file://" + out2])
+    w2.wait_log("resuming: 1 known objects")
+    w2.wait_log("the journal names 3 objects")
+    d = cluster.create_wf(ns, "d")  # after the journaled ones in the watch: the watcher got past them
+    wait_until(lambda: "d" in sink_names(out2), what="d in the sink")
+    assert w2.stop() == 0
+    assert not read_journal(), read_journal()
+    saved = {r[0]: (r[1], r[2], r[3]) for r in read_checkpoint()}  # uid: (namespace, name, rv)
+    assert saved == {**expected_records(ns, [base, d]), **records}
+    return w1, w2
+
+
 # ---- configmap:// ----
 
 def read_cm(cluster, ns, name):
@@ -66,7 +138,8 @@ def read_cm(cluster, ns, name):
 
 
 def part_names(cluster, ns, name):
-    items = cluster.core.list_namespaced_config_map(ns, label_selector=f"{PART_LABEL}={name}").items
+    items = cluster.core.list_namespaced_config_map(
+        ns, label_selector=f"{PART_LABEL}={name},{ROLE_LABEL}!=journal").items
     return sorted(i.metadata.name for i in items)
 
 
@@ -270,7 +343,7 @@ def relay_writes(inj):
         resp = conn.getresponse()
         data = resp.read()
         conn.close()
-        if h.command == "PUT" and inj.drops and inj.drop_answer in h.path:
+        if h.command == "PUT" and inj.drops and h.path.split("?")[0].endswith(inj.drop_answer):
             inj.drops -= 1
             inj.dropped.append((h.path, resp.status))
             h.close_connection = True
@@ -437,6 +510,132 @@ def test_configmap_cleanup_without_rights_is_a_warning(cluster, watcher_factory,
     w2.wait_events(lambda ev: len(ev) >= 1, what="ADDED new")
     assert event_names(w2) == [("ADDED", "new")]
     assert w2.stop() == 0
+
+
+def read_journal_cm(cluster, ns, name):
+    cm = read_cm(cluster, ns, f"{name}-journal")
+    return None if cm is None else (cm.data or {}).get("records", "")
+
+
+def test_configmap_journal_written_and_emptied(cluster, watcher_factory, tmp_path):
+    ns = cluster.namespace("cm")
+    url = f"configmap://{ns}/jr"
+    seen = []
+
+    def read_journal():
+        cm = read_cm(cluster, ns, "jr-journal")
+        if cm is not None:
+            seen.append(cm)
+        return None if cm is None else cm.data.get("records", "")
+
+    def read_checkpoint():
+        c = cm_checkpoint(cluster, ns, "jr")
+        return c and c[2]
+
+    journal_scenario(cluster, watcher_factory, tmp_path, ns, url, read_journal, read_checkpoint)
+    cm = read_cm(cluster, ns, "jr-journal")
+    assert cm.data["records"] == ""
+    assert cm.metadata.labels == {MANAGED_BY: "workflow-watcher", PART_LABEL: "jr", ROLE_LABEL: "journal"}
+    assert cm.data["format"].startswith("workflow-watcher journal")
+    assert cm.data["checkpoint"] == f"{ns}/jr"
+    assert cm.data["writer"] and int(cm.data["seq"]) >= 1
+    # it was written with records at some point, by a writer of ours
+    assert any(c.data.get("records") for c in seen)
+    # the main ConfigMap is not labelled as a part, the journal is no part
+    assert part_names(cluster, ns, "jr") == []
+
+
+def test_configmap_journal_survives_part_cleanup(cluster, watcher_factory):
+    """A split checkpoint whose old parts are deleted by label at each save:
+    the journal, labelled with the same checkpoint, is never deleted."""
+    ns = cluster.namespace("cm")
+    url = f"configmap://{ns}/jsplit?part-bytes=2000"
+    names = [f"wf-{i:02d}-{uuid.uuid4().hex}{uuid.uuid4().hex}{uuid.uuid4().hex}" for i in range(60)]
+    for n in names:
+        cluster.create_wf(ns, n)
+    w = watcher_factory(cm_args(cluster, ns, url))
+    w.wait_events(lambda ev: len(ev) == 60, what="60 ADDED")
+    cm, _, _ = wait_until(lambda: (c := cm_checkpoint(cluster, ns, "jsplit")) and c[1]["objects"] == 60 and c,
+                          what="a split checkpoint")
+    gen1 = int(cm.data["generation"])
+    # the journal was written before the first publication and emptied by the save
+    wait_until(lambda: read_journal_cm(cluster, ns, "jsplit") == "", what="the journal emptied by the save")
+    for n in names[:5]:
+        cluster.patch_wf(ns, n, {"status": {"phase": "Running"}})
+    cluster.create_wf(ns, "new-one")
+    wait_until(lambda: (c := cm_checkpoint(cluster, ns, "jsplit")) and int(c[0].data["generation"]) > gen1
+               and c[1]["objects"] == 61 and part_names(cluster, ns, "jsplit") == sorted(c[0].data["parts"].split(",")),
+               what="a newer generation, old parts deleted")
+    wait_until(lambda: read_journal_cm(cluster, ns, "jsplit") == "", what="the journal emptied again")
+    assert w.stop() == 0
+    assert read_journal_cm(cluster, ns, "jsplit") == ""
+    assert "cannot empty the journal" not in w.log_text()
+
+
+def test_configmap_foreign_journal_name_refused(cluster, watcher_factory):
+    """A ConfigMap of someone else's under NAME-journal is not taken over."""
+    ns = cluster.namespace("cm")
+    cluster.core.create_namespaced_config_map(ns, {"metadata": {"name": "mine-journal"}, "data": {"x": "1"}})
+    w = watcher_factory(cm_args(cluster, ns, f"configmap://{ns}/mine"))
+    assert exit_code(w) == 1
+    assert f"configmap {ns}/mine-journal exists but holds no workflow-watcher journal" in w.log_text()
+    assert read_cm(cluster, ns, "mine-journal").data == {"x": "1"}
+    assert w.events() == []
+
+
+@pytest.mark.parametrize("drops", [1, 2])
+def test_configmap_journal_lost_answer_is_not_a_conflict(cluster, watcher_factory, tmp_path, drops):
+    """A journal update whose answer was lost (and, with two drops, libcurl's
+    resend too) is recognised as ours: the object is published, no conflict."""
+    inj = relay_writes(FaultInjector(cluster).start())
+    try:
+        ns = cluster.namespace("cm")
+        kc = inj.kubeconfig(str(tmp_path / "relay.kubeconfig"))
+        w = watcher_factory(["--kubeconfig", kc, "--namespace", ns, "--checkpoint", f"configmap://{ns}/jlost",
+                             *SAVE_FAST])
+        w.wait_ready()
+        cluster.create_wf(ns, "a")
+        wait_until(lambda: (c := cm_checkpoint(cluster, ns, "jlost")) and c[1]["objects"] == 1, what="the checkpoint")
+        wait_until(lambda: read_journal_cm(cluster, ns, "jlost") == "", what="the journal emptied by the save")
+        inj.drop_answer, inj.drops = f"/namespaces/{ns}/configmaps/jlost-journal", drops
+        cluster.create_wf(ns, "b")
+        wait_until(lambda: len(inj.dropped) == drops, what="journal updates whose answers are dropped")
+        assert inj.dropped[0][1] == 200  # the API server did the update
+        if drops == 2:
+            assert inj.dropped[1][1] == 409  # libcurl's resend
+            w.wait_log("cannot journal")
+        w.wait_events(lambda ev: [e["object"]["metadata"]["name"] for e in ev] == ["a", "b"], what="ADDED b")
+        assert "our journal write landed though its answer was lost" in w.log_text()
+        wait_until(lambda: (c := cm_checkpoint(cluster, ns, "jlost")) and c[1]["objects"] == 2,
+                   what="the checkpoint with b")
+        assert "another writer" not in w.log_text()
+        assert w.proc.poll() is None
+        assert w.stop() == 0
+        assert read_journal_cm(cluster, ns, "jlost") == ""
+    finally:
+        inj.close()
+
+
+def test_configmap_journal_written_by_another_stops_the_watcher(cluster, watcher_factory):
+    ns = cluster.namespace("cm")
+    w = watcher_factory(cm_args(cluster, ns, f"configmap://{ns}/jother"))
+    w.wait_ready()
+    cluster.create_wf(ns, "a")
+    wait_until(lambda: read_journal_cm(cluster, ns, "jother") is not None, what="the journal")
+    w.wait_events(lambda ev: len(ev) == 1, what="ADDED a")
+    # another watcher's journal write, as it would look
+    cluster.core.patch_namespaced_config_map("jother-journal", ns,
+                                             {"data": {"writer": "elsewhere pid 1 run 0000abcd", "seq": "9",
+                                                       "records": "x\ty\tz\t1\n"}})
+    cluster.create_wf(ns, "b")
+    assert exit_code(w) == 1
+    text = messages(w)
+    assert f"configmap {ns}/jother-journal (the journal of the checkpoint in {ns}/jother) was changed by another " \
+           "writer" in text
+    assert "it was last written by elsewhere pid 1 run 0000abcd" in text
+    assert "second workflow-watcher" in text
+    # b was never published: its journal record could not be written
+    assert event_names(w) == [("ADDED", "a")]
 
 
 # ---- redis:// ----
@@ -621,8 +820,10 @@ def test_redis_restart_reconnects(cluster, watcher_factory, redis_server):
     wait_until(lambda: (c := r.checkpoint("workflow-watcher")) and c[0]["objects"] == 1, what="the checkpoint")
     r.stop()
     cluster.create_wf(ns, "b")
-    w.wait_log("cannot save the checkpoint")
+    # b is new: its journal record must be written before it is published
+    w.wait_log("cannot journal")
     assert w.proc.poll() is None
+    assert event_names(w) == [("ADDED", "a")]
     r.start()  # same port, empty (no persistence)
     cluster.create_wf(ns, "c")
     header, rows = wait_until(lambda: (c := r.checkpoint("workflow-watcher")) and c[0]["objects"] == 3 and c,
@@ -632,3 +833,35 @@ def test_redis_restart_reconnects(cluster, watcher_factory, redis_server):
     assert "connected again" in w.log_text()
     assert w.proc.poll() is None
     assert w.stop() == 0
+
+
+def test_redis_journal_written_and_emptied(cluster, watcher_factory, redis_server, tmp_path):
+    r = redis_server()
+    ns = cluster.namespace("rd")
+    key = f"ww:{ns}"
+    url = f"redis://127.0.0.1:{r.port}/{key}"
+    pushes = []
+
+    def read_journal():
+        assert r.client.type(f"{key}:journal") in (b"list", b"none")
+        elems = r.client.lrange(f"{key}:journal", 0, -1)
+        pushes.append(len(elems))
+        return b"".join(elems).decode() if elems else None
+
+    def read_checkpoint():
+        c = r.checkpoint(key)
+        return c and c[1]
+
+    journal_scenario(cluster, watcher_factory, tmp_path, ns, url, read_journal, read_checkpoint)
+    assert r.client.exists(f"{key}:journal") == 0
+    assert 1 <= max(pushes) <= 3  # one element per append (a batch holds one or more records)
+
+
+def test_redis_journal_of_another_type_refused(cluster, watcher_factory, redis_server):
+    r = redis_server()
+    ns = cluster.namespace("rd")
+    r.client.set("k:journal", b"not a list")
+    w = watcher_factory(rd_args(cluster, ns, "--checkpoint", f"redis://127.0.0.1:{r.port}/k"))
+    assert exit_code(w) == 1
+    assert "k:journal holds another type than a list" in w.log_text()
+    assert r.client.get("k:journal") == b"not a list"
