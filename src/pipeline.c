@@ -121,6 +121,9 @@ static ww_rc save(ww_pipeline *p, int force) {
                 err[0] ? err : ww_strerror(rc), p->o.save_interval_s);
         return WW_OK;
     }
+    /* The blob is as large as the index text: give it back between saves. */
+    ww_buf_free(&p->blob);
+    ww_buf_init(&p->blob, (size_t)1 << 32);
     p->st.saves++;
     p->dirty = 0;
     p->unsaved = 0;

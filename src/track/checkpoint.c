@@ -27,8 +27,9 @@ static ww_rc put_str(ww_buf *b, int first, const char *key, const char *v) {
 static int clean(const char *s) { return !strpbrk(s, "\t\n"); }
 
 ww_rc ww_checkpoint_write(const ww_tracker *t, const ww_ckpt_identity *id, ww_buf *out) {
-    ww_buf body;
-    ww_buf_init(&body, out->max);
+    /* The object lines go straight into out and the header is put in front
+     * afterwards: one copy of the index text in memory, not two. */
+    ww_buf_reset(out);
     ww_rc rc = WW_OK;
     size_t n = 0;
     for (size_t i = 0; i < t->index.cap && !rc; i++) {
@@ -36,34 +37,41 @@ ww_rc ww_checkpoint_write(const ww_tracker *t, const ww_ckpt_identity *id, ww_bu
         if (!e->key) continue;
         const char *f[4] = {ww_index_uid(e), ww_index_ns(e), ww_index_name(e), ww_index_rv(e)};
         if (!clean(f[0]) || !clean(f[1]) || !clean(f[2]) || !clean(f[3])) continue; /* cannot be a Kubernetes name */
-        rc = ww_buf_printf(&body, "%s\t%s\t%s\t%s\t%s\t%08x%s\n", f[0], f[1], f[2], f[3], ww_phase_name(e->phase),
+        rc = ww_buf_printf(out, "%s\t%s\t%s\t%s\t%s\t%08x%s\n", f[0], f[1], f[2], f[3], ww_phase_name(e->phase),
                            e->digest, e->pending ? "\tpending" : "");
         n++;
     }
+    if (rc) return rc;
+    size_t body_len = out->len;
     char when[32];
     time_t now = time(NULL);
     struct tm tm;
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-    ww_buf_reset(out);
-    if (!rc) rc = ww_buf_printf(out, "{\"format\":\"" FORMAT "\",\"version\":1,\"written\":\"%s\"", when);
-    if (!rc) rc = put_str(out, 0, "server", id->server);
-    if (!rc) rc = put_str(out, 0, "resource", id->resource);
-    if (!rc) rc = put_str(out, 0, "selector", id->selector ? id->selector : "");
-    if (!rc) rc = put_str(out, 0, "fieldSelector", id->field_selector ? id->field_selector : "");
+    ww_buf h;
+    ww_buf_init(&h, 1 << 20);
+    rc = ww_buf_printf(&h, "{\"format\":\"" FORMAT "\",\"version\":1,\"written\":\"%s\"", when);
+    if (!rc) rc = put_str(&h, 0, "server", id->server);
+    if (!rc) rc = put_str(&h, 0, "resource", id->resource);
+    if (!rc) rc = put_str(&h, 0, "selector", id->selector ? id->selector : "");
+    if (!rc) rc = put_str(&h, 0, "fieldSelector", id->field_selector ? id->field_selector : "");
     /* what a synthesised DELETED carries, for a relist that lists nothing */
-    if (!rc) rc = put_str(out, 0, "apiVersion", t->api_version);
-    if (!rc) rc = put_str(out, 0, "kind", t->kind);
-    if (!rc) rc = ww_buf_puts(out, ",\"streams\":[");
+    if (!rc) rc = put_str(&h, 0, "apiVersion", t->api_version);
+    if (!rc) rc = put_str(&h, 0, "kind", t->kind);
+    if (!rc) rc = ww_buf_puts(&h, ",\"streams\":[");
     for (size_t i = 0; i < t->n_streams && !rc; i++) {
-        rc = ww_buf_puts(out, i ? ",{" : "{");
-        if (!rc) rc = put_str(out, 1, "namespace", t->streams[i].namespace_);
-        if (!rc) rc = put_str(out, 0, "resourceVersion", t->streams[i].rv);
-        if (!rc) rc = ww_buf_puts(out, "}");
+        rc = ww_buf_puts(&h, i ? ",{" : "{");
+        if (!rc) rc = put_str(&h, 1, "namespace", t->streams[i].namespace_);
+        if (!rc) rc = put_str(&h, 0, "resourceVersion", t->streams[i].rv);
+        if (!rc) rc = ww_buf_puts(&h, "}");
     }
-    uLong crc = crc32(0L, (const Bytef *)body.p, (uInt)body.len);
-    if (!rc) rc = ww_buf_printf(out, "],\"objects\":%zu,\"crc32\":\"%08lx\"}\n", n, crc);
-    if (!rc) rc = ww_buf_append(out, body.p, body.len);
-    ww_buf_free(&body);
+    uLong crc = crc32_z(0L, (const Bytef *)out->p, body_len);
+    if (!rc) rc = ww_buf_printf(&h, "],\"objects\":%zu,\"crc32\":\"%08lx\"}\n", n, crc);
+    if (!rc) rc = ww_buf_append(out, h.p, h.len); /* room for the header */
+    if (!rc) {
+        memmove(out->p + h.len, out->p, body_len);
+        memcpy(out->p, h.p, h.len);
+    }
+    ww_buf_free(&h);
     return rc;
 }
 
@@ -97,7 +105,7 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
     const char *body = nl + 1;
     size_t blen = n - (size_t)(body - data);
     char crc_now[16];
-    snprintf(crc_now, sizeof crc_now, "%08lx", crc32(0L, (const Bytef *)body, (uInt)blen));
+    snprintf(crc_now, sizeof crc_now, "%08lx", crc32_z(0L, (const Bytef *)body, blen));
     if (!cJSON_IsNumber(ver) || ver->valuedouble != 1) {
         snprintf(err, errsz, "checkpoint format version %g is not 1 (written by a newer workflow-watcher?)",
                  cJSON_IsNumber(ver) ? ver->valuedouble : -1.0);
