@@ -6,7 +6,8 @@
  * log rotation works. When PATH cannot be opened or written, every message
  * of the batch comes back "retry later" and the file is cut back to where
  * the batch began, so a failed batch never leaves a torn line. Messages
- * longer than max-message-bytes are rejected for good. */
+ * longer than max-message-bytes are rejected for good. A torn last line
+ * left by a crash is cut off at start. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,6 +33,36 @@ static void fi_close(void *state) {
     if (f->fd >= 0) close(f->fd);
     free(f->path);
     free(f);
+}
+
+/* A crash in the middle of a write can leave a torn last line. Nothing of
+ * it was acknowledged (acks come after fsync), so it is cut off here and the
+ * message is sent again in full. */
+static void cut_torn_tail(file_sink *f) {
+    struct stat st;
+    if (fstat(f->fd, &st) || !S_ISREG(st.st_mode) || st.st_size == 0) return;
+    char buf[4096];
+    off_t end = st.st_size, keep = 0;
+    while (end > 0) {
+        off_t start = end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0;
+        ssize_t r = pread(f->fd, buf, (size_t)(end - start), start);
+        if (r <= 0) return;
+        ssize_t i = r - 1;
+        while (i >= 0 && buf[i] != '\n') i--;
+        if (i >= 0) {
+            keep = start + i + 1;
+            break;
+        }
+        end = start;
+    }
+    if (keep == st.st_size) return;
+    if (ftruncate(f->fd, keep) || fsync(f->fd))
+        ww_warn("sink", "file: %s ends with a torn line that cannot be cut off: %s", f->path, strerror(errno));
+    else
+        ww_warn("sink",
+                "file: cut a torn last line of %lld bytes off %s (a crash during a write; it was not "
+                "acknowledged and is sent again)",
+                (long long)(st.st_size - keep), f->path);
 }
 
 static ww_rc fi_open(const char *url, void **state, char *err, size_t errsz) {
@@ -60,12 +91,13 @@ static ww_rc fi_open(const char *url, void **state, char *err, size_t errsz) {
             return WW_EINVAL;
         }
     }
-    f->fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    f->fd = open(f->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (f->fd < 0) {
         snprintf(err, errsz, "--sink %s: cannot open %s: %s", url, f->path, strerror(errno));
         fi_close(f);
         return WW_EIO;
     }
+    cut_torn_tail(f);
     *state = f;
     return WW_OK;
 }

@@ -290,3 +290,19 @@ def test_resource_version_flag_overrides_the_checkpoint(cluster, watcher_factory
     r.wait(lambda ev: len(ev) >= 1, "the object made after the given resourceVersion")
     assert ids(r.events()) == [f'{later["metadata"]["uid"]}/{later["metadata"]["resourceVersion"]}']
     assert w2.stop() == 0
+
+
+def test_torn_last_line_from_a_crash_is_cut_off(cluster, watcher_factory, tmp_path):
+    """kill -9 in the middle of a write leaves part of a line; it was never
+    acknowledged, so the sink cuts it off and the message comes again whole."""
+    ns = cluster.namespace()
+    r = Run(cluster, watcher_factory, tmp_path, ns)
+    wf = cluster.create_wf(ns, "a")
+    with open(r.sink, "wb") as f:
+        f.write(b'{"type":"ADDED","object":{"metadata":{"name":"earlier"}},"id":"x/1"}\n{"type":"ADDED","obj')
+    w = r.start()
+    r.wait(lambda ev: len(ev) >= 2, "the object after the cut")
+    assert "cut a torn last line of 20 bytes" in w.log_text()
+    ev = r.events()  # every line parses
+    assert [e["id"] for e in ev] == ["x/1", f'{wf["metadata"]["uid"]}/{wf["metadata"]["resourceVersion"]}']
+    assert w.stop() == 0
