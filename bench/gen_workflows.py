@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""gen_workflows.py N OUT [SEED]: writes N realistic Argo Workflow objects,
-one JSON document per line, to OUT.
+"""gen_workflows.py N OUT [SEED [MIN_BYTES MAX_BYTES]]: writes N realistic
+Argo Workflow objects, one JSON document per line, to OUT.
 
 Each object is a running DAG workflow with a fan-out of Pod steps, a nested
 Steps template and a status.nodes map as the Argo controller writes it.
 The stored size (the object plus the managedFields the API server adds) is
-spread uniformly over 20-200 KB by the number of nodes; the output is the
+spread uniformly over MIN_BYTES-MAX_BYTES (default 20-200 KB) by the number
+of nodes; the output is the
 same for the same N and SEED.
 """
 import json
@@ -167,13 +168,14 @@ def workflow(rng, i, target):
 
 
 def main():
-    if len(sys.argv) not in (3, 4):
+    if len(sys.argv) not in (3, 4, 6):
         sys.exit(__doc__)
     n, out = int(sys.argv[1]), sys.argv[2]
-    rng = random.Random(int(sys.argv[3]) if len(sys.argv) == 4 else 42)
+    rng = random.Random(int(sys.argv[3]) if len(sys.argv) >= 4 else 42)
+    lo, hi = (int(sys.argv[4]), int(sys.argv[5])) if len(sys.argv) == 6 else (20_000, 200_000)
     with open(out, "w") as f:
         for i in range(n):
-            target = rng.randrange(20_000, 200_001)
+            target = rng.randrange(lo, hi + 1)
             f.write(json.dumps(workflow(rng, i, target), separators=(",", ":")) + "\n")
 
 
