@@ -131,7 +131,7 @@ static int load_checkpoint(ww_store *st, ww_tracker *t, const ww_ckpt_identity *
         if (rc && rc != WW_ENOENT) {
             ww_error("store", "%s: cannot read the journal: %s", st->url, err[0] ? err : ww_strerror(rc));
             code = 1;
-        } else if (!rc && blob.len && ww_tracker_load_journal(t, blob.p, blob.len, &applied)) {
+        } else if (!rc && blob.len && ww_checkpoint_read_journal(t, blob.p, blob.len, &applied)) {
             ww_error("store",
                      "%s: the journal is damaged (a line is not uid, namespace, name, resourceVersion); "
                      "move it away to start, at the risk of missing the deletion of objects published just before "

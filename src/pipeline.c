@@ -203,7 +203,7 @@ static ww_rc journal(ww_pipeline *p, size_t from) {
     for (size_t i = from; i < p->n; i++) {
         entry *e = &p->ents[i];
         if (!e->has_msg || !ww_tracker_unknown(p->t, &e->op)) continue;
-        ww_rc rc = ww_tracker_journal_record(&e->op, &p->jrec);
+        ww_rc rc = ww_checkpoint_journal_record(&e->op, &p->jrec);
         if (rc) return rc;
         n++;
     }

@@ -82,6 +82,27 @@ static const char *jstr(const cJSON *o, const char *k) {
 
 static int same(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
 
+/* Splits the line [p, le) at tabs into at most max fields (copied into
+ * line). Returns the number of fields, max + 1 when there are more, 0 when
+ * the line is too long. */
+static int split_line(const char *p, const char *le, char (*line)[1024], char **f, int max) {
+    size_t ll = (size_t)(le - p);
+    if (ll >= sizeof *line) return 0;
+    memcpy(*line, p, ll);
+    (*line)[ll] = 0;
+    char *rest = *line, *x;
+    int nf = 0;
+    while (nf < max && (x = strsep(&rest, "\t"))) f[nf++] = x;
+    return rest ? max + 1 : nf;
+}
+
+/* 1 if objects of namespace ns belong to one of t's streams. */
+static int watched(const ww_tracker *t, const char *ns) {
+    for (size_t i = 0; i < t->n_streams; i++)
+        if (!t->streams[i].namespace_ || !strcmp(t->streams[i].namespace_, ns)) return 1;
+    return 0;
+}
+
 ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *data, size_t n, char *err,
                          size_t errsz) {
     const char *nl = memchr(data, '\n', n);
@@ -158,25 +179,14 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
             break;
         }
         char line[1024];
-        size_t ll = (size_t)(le - p);
         char *f[7];
-        int nf = 0;
-        if (ll < sizeof line) {
-            memcpy(line, p, ll);
-            line[ll] = 0;
-            char *rest = line, *x;
-            while (nf < 7 && (x = strsep(&rest, "\t"))) f[nf++] = x;
-            if (rest) nf = 8; /* more fields than seven */
-        }
+        int nf = split_line(p, le, &line, f, 7);
         if ((nf != 6 && (nf != 7 || strcmp(f[6], "pending"))) || !f[0][0] || !f[3][0]) {
             snprintf(err, errsz, "object line %zu of the checkpoint is malformed", got + 1);
             rc = WW_EPROTO;
             break;
         }
-        int keep = 0;
-        for (size_t i = 0; i < t->n_streams; i++)
-            if (!t->streams[i].namespace_ || !strcmp(t->streams[i].namespace_, f[1])) keep = 1;
-        if (keep) {
+        if (watched(t, f[1])) {
             rc = ww_index_put(&t->index, f[0], f[1], f[2], f[3], 0, ww_phase_parse(f[4]),
                               (uint32_t)strtoul(f[5], NULL, 16));
             if (!rc && nf == 7) ww_index_get(&t->index, f[0])->pending = 1;
@@ -193,4 +203,30 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
         ww_info("store", "dropped %zu objects of namespaces no longer watched from the checkpoint", dropped);
     cJSON_Delete(h);
     return rc;
+}
+
+ww_rc ww_checkpoint_journal_record(const ww_commit *op, ww_buf *out) {
+    const ww_objmeta *m = &op->meta;
+    if (!clean(m->uid) || !clean(m->ns) || !clean(m->name) || !clean(m->rv)) return WW_OK;
+    return ww_buf_printf(out, "%s\t%s\t%s\t%s\n", m->uid, m->ns, m->name, m->rv);
+}
+
+ww_rc ww_checkpoint_read_journal(ww_tracker *t, const char *data, size_t n, size_t *applied) {
+    *applied = 0;
+    const char *p = data, *end = data + n;
+    while (p < end) {
+        const char *le = memchr(p, '\n', (size_t)(end - p));
+        if (!le) break; /* torn last record: its batch was never published */
+        char line[1024];
+        char *f[4];
+        if (split_line(p, le, &line, f, 4) != 4 || !f[0][0] || !f[3][0]) return WW_EPROTO;
+        if (watched(t, f[1]) && !ww_index_get(&t->index, f[0])) {
+            ww_rc rc = ww_index_put(&t->index, f[0], f[1], f[2], f[3], 0, 0, 0);
+            if (rc) return rc;
+            ww_index_get(&t->index, f[0])->pending = 1;
+            (*applied)++;
+        }
+        p = le + 1;
+    }
+    return WW_OK;
 }

@@ -37,4 +37,12 @@ ww_rc ww_checkpoint_write(const ww_tracker *t, const ww_ckpt_identity *id, ww_bu
 ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *data, size_t n, char *err,
                          size_t errsz);
 
+/* The journal (store.h): one record per object about to be published for
+ * the first time, "uid TAB namespace TAB name TAB resourceVersion NEWLINE". */
+ww_rc ww_checkpoint_journal_record(const ww_commit *op, ww_buf *out);
+/* Applies journal records read at start: each object the index does not
+ * know becomes a pending entry; *applied counts them. A torn last record is
+ * ignored; WW_EPROTO for another malformed line. */
+ww_rc ww_checkpoint_read_journal(ww_tracker *t, const char *data, size_t n, size_t *applied);
+
 #endif

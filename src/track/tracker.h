@@ -104,11 +104,4 @@ int ww_tracker_unknown(ww_tracker *t, const ww_commit *op);
  * (a relist publishes it again if it is still there, and a recovered
  * DELETED if it is gone; a replayed watch event is not suppressed). */
 ww_rc ww_tracker_mark_pending(ww_tracker *t, const ww_commit *op);
-/* Appends op's journal record ("uid TAB ns TAB name TAB rv NEWLINE"). */
-ww_rc ww_tracker_journal_record(const ww_commit *op, ww_buf *out);
-/* Applies journal records read at start: each object the index does not
- * know becomes a pending entry. *applied counts them. WW_EPROTO for a
- * malformed line other than a torn last one. */
-ww_rc ww_tracker_load_journal(ww_tracker *t, const char *data, size_t n, size_t *applied);
-
 #endif

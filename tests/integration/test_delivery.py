@@ -3,7 +3,6 @@ resume; the file sink, its outages and rejections; dead letters; the grace
 period; refused checkpoints; gap recovery from a stored checkpoint."""
 import json
 import os
-import shutil
 import signal
 import stat
 import time
@@ -49,6 +48,15 @@ class Run:
 
     def events(self):
         return sink_events(self.sink)
+
+    def break_sink(self):
+        """The sink's path becomes a folder: it can no longer be opened."""
+        if os.path.exists(self.sink):
+            os.rename(self.sink, self.sink + ".part1")
+        os.mkdir(self.sink)
+
+    def heal_sink(self):
+        os.rmdir(self.sink)
 
     def wait(self, pred, what, timeout=30):
         return wait_until(lambda: pred(self.events()), timeout=timeout, what=what)
@@ -153,8 +161,7 @@ def test_sink_outage_blocks_then_delivers_and_checkpoint_waits_for_acks(cluster,
     cluster.create_wf(ns, "before")
     r.wait(lambda ev: len(ev) == 1, "first event")
     wait_until(lambda: os.path.exists(r.ck) and header(r.ck)["objects"] == 1, what="checkpoint with the first object")
-    os.rename(r.sink, r.sink + ".part1")
-    os.mkdir(r.sink)  # the sink's path can no longer be opened
+    r.break_sink()
     made = [cluster.create_wf(ns, f"during-{i}") for i in range(5)]
     w.wait_log("will retry")
     w.wait_log("the sink did not take")
@@ -162,7 +169,7 @@ def test_sink_outage_blocks_then_delivers_and_checkpoint_waits_for_acks(cluster,
     w.proc.kill()
     w.proc.wait()
     assert header(r.ck)["objects"] == 1
-    os.rmdir(r.sink)
+    r.heal_sink()
     w2 = r.start()
     r.wait(lambda ev: len(ev) >= 6, "the five objects made during the outage")
     assert w2.stop() == 0
@@ -176,12 +183,10 @@ def test_outage_heals_while_running(cluster, watcher_factory, tmp_path):
     r = Run(cluster, watcher_factory, tmp_path, ns)
     w = r.start("--queue-bytes", "65536")
     w.wait_ready()
-    os.mkdir(r.sink + ".d")
-    os.remove(r.sink) if os.path.exists(r.sink) else None
-    os.rename(r.sink + ".d", r.sink)
+    r.break_sink()
     made = [cluster.create_wf(ns, f"wf-{i}") for i in range(20)]
     w.wait_log("the sink did not take")
-    os.rmdir(r.sink)
+    r.heal_sink()
     r.wait(lambda ev: len(ev) >= 20, "all twenty after the outage")
     w.wait_log("the sink took the batch after")
     assert sorted(ids(r.events())) == sorted(f'{m["metadata"]["uid"]}/{m["metadata"]["resourceVersion"]}' for m in made)
@@ -234,17 +239,14 @@ def test_sigterm_during_outage_ends_after_grace_period(cluster, watcher_factory,
     r = Run(cluster, watcher_factory, tmp_path, ns)
     w = r.start("--grace-period", "2")
     w.wait_ready()
-    os.mkdir(r.sink + ".d")
-    if os.path.exists(r.sink):
-        os.remove(r.sink)
-    os.rename(r.sink + ".d", r.sink)
+    r.break_sink()
     wf = cluster.create_wf(ns, "stuck")
     w.wait_log("the sink did not take")
     t0 = time.monotonic()
     assert w.stop(sig=signal.SIGTERM, timeout=20) == 0
     assert time.monotonic() - t0 < 10
     assert "grace period (2 s) ended with 1 changes not acknowledged" in w.log_text()
-    os.rmdir(r.sink)
+    r.heal_sink()
     w2 = r.start()
     r.wait(lambda ev: len(ev) >= 1, "the object after the restart")
     assert ids(r.events()) == [f'{wf["metadata"]["uid"]}/{wf["metadata"]["resourceVersion"]}']

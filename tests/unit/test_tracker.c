@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "track/checkpoint.h"
 #include "track/status.h"
 #include "track/tracker.h"
 
@@ -788,7 +789,7 @@ static void test_pending_entries(void **state) {
     assert_true(ww_tracker_unknown(&t, &x.r[0].op));
     ww_buf b;
     ww_buf_init(&b, 4096);
-    assert_int_equal(ww_tracker_journal_record(&x.r[0].op, &b), WW_OK);
+    assert_int_equal(ww_checkpoint_journal_record(&x.r[0].op, &b), WW_OK);
     assert_string_equal(b.p, "u1\tns1\tw1\t11\n");
     assert_int_equal(ww_tracker_mark_pending(&t, &x.r[0].op), WW_OK);
     assert_int_equal(ww_tracker_mark_pending(&t, &x.r[1].op), WW_OK);
@@ -834,7 +835,7 @@ static void test_load_journal(void **state) {
     assert_int_equal(ww_index_put(&t.index, "u1", "ns1", "w1", "5", 0, 0, 0), WW_OK);
     const char *j = "u1\tns1\tw1\t9\nu2\tns1\tw2\t10\nu3\tother\tw3\t11\nu4\tns1\tw4";
     size_t n = 0;
-    assert_int_equal(ww_tracker_load_journal(&t, j, strlen(j), &n), WW_OK);
+    assert_int_equal(ww_checkpoint_read_journal(&t, j, strlen(j), &n), WW_OK);
     assert_int_equal(n, 1); /* u1 known, u3 not watched, u4 torn */
     assert_string_equal(ix_rv(&t, "u1"), "5");
     assert_false(ww_index_get(&t.index, "u1")->pending);
@@ -842,7 +843,7 @@ static void test_load_journal(void **state) {
     assert_null(ix_rv(&t, "u3"));
     assert_null(ix_rv(&t, "u4"));
     const char *bad = "u1\tns1\n";
-    assert_int_equal(ww_tracker_load_journal(&t, bad, strlen(bad), &n), WW_EPROTO);
+    assert_int_equal(ww_checkpoint_read_journal(&t, bad, strlen(bad), &n), WW_EPROTO);
     teardown(&t);
 }
 
