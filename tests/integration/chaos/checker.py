@@ -278,8 +278,13 @@ def check(records, messages, start_rv=0, windows=None, problems=()):
         delivered = {m.rv for m in ms if not m.is_delete}
         deletions = [m for m in ms if m.is_delete]
         for m in ms:
-            if m.kind == "recovered-deleted" and m.rv not in delivered:
-                rep.fail("recovered DELETED names a state never delivered", f"{m!r}: delivered {sorted(delivered)}")
+            # A recovered DELETED names the last state the watcher's saved
+            # index (or journal) knew: a real state of an object that was
+            # really deleted, though maybe one whose delivery was never
+            # confirmed (journaled, then a crash before the ack).
+            if m.kind == "recovered-deleted" and (m.rv not in rvs or not rec["deleted"]):
+                rep.fail("recovered DELETED of an object not deleted, or at a state it never had",
+                         f"{m!r}: recorded {rvs}, deleted {rec['deleted']}")
         # final state
         if rec["deleted"]:
             if not deletions:
