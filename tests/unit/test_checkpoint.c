@@ -114,6 +114,29 @@ static void test_round_trip(void **state) {
     ww_buf_free(&b);
 }
 
+/* Pending entries (journaled, delivery not confirmed) keep their mark. */
+static void test_pending_round_trip(void **state) {
+    (void)state;
+    ww_tracker t;
+    init(&t, NULL, 0);
+    put(&t, "u1", "ns1", "w1", "100", WW_PHASE_RUNNING, 5);
+    put(&t, "u2", "ns1", "w2", "101", WW_PHASE_NONE, 0);
+    ww_index_get(&t.index, "u2")->pending = 1;
+    ww_buf b;
+    ww_buf_init(&b, 1 << 20);
+    assert_int_equal(ww_checkpoint_write(&t, &ID, &b), WW_OK);
+    assert_non_null(strstr(b.p, "\nu2\tns1\tw2\t101\t\t00000000\tpending\n"));
+    assert_non_null(strstr(b.p, "\nu1\tns1\tw1\t100\tRunning\t00000005\n"));
+    ww_tracker_free(&t);
+    init(&t, NULL, 0);
+    char err[512];
+    assert_int_equal(read_into(&t, &ID, b.p, b.len, err, sizeof err), WW_OK);
+    assert_false(ww_index_get(&t.index, "u1")->pending);
+    assert_true(ww_index_get(&t.index, "u2")->pending);
+    ww_tracker_free(&t);
+    ww_buf_free(&b);
+}
+
 static void test_empty_tracker(void **state) {
     (void)state;
     ww_tracker t;
@@ -255,12 +278,14 @@ static void test_bad_lines_with_good_crc(void **state) {
         {"2", "u1\tns\tn\t1\tRunning\t0\n", WW_EPROTO},        /* count mismatch */
         {"0", "u1\tns\tn\t1\tRunning\t0\n", WW_EPROTO},        /* count mismatch */
         {"1", "u1\tns\tn\t1\tRunning\n", WW_EPROTO},           /* five fields */
-        {"1", "u1\tns\tn\t1\tRunning\t0\textra\n", WW_EPROTO}, /* seven */
-        {"1", "\tns\tn\t1\tRunning\t0\n", WW_EPROTO},          /* no uid */
-        {"1", "u1\tns\tn\t\tRunning\t0\n", WW_EPROTO},         /* no rv */
-        {"1", "u1\tns\tn\t1\tRunning\t0", WW_EPROTO},          /* no final newline */
-        {"0", "u1\tns\tn\t1\tRunning\t0", WW_EPROTO},          /* nothing but a torn line */
-        {"2", "u1\tns\tn\t1\tRunning\t0\n\n", WW_EPROTO},      /* an empty line */
+        {"1", "u1\tns\tn\t1\tRunning\t0\textra\n", WW_EPROTO}, /* seven, not "pending" */
+        {"1", "u1\tns\tn\t1\tRunning\t0\tpending\n", WW_OK},
+        {"1", "u1\tns\tn\t1\tRunning\t0\tpending\tx\n", WW_EPROTO}, /* eight */
+        {"1", "\tns\tn\t1\tRunning\t0\n", WW_EPROTO},               /* no uid */
+        {"1", "u1\tns\tn\t\tRunning\t0\n", WW_EPROTO},              /* no rv */
+        {"1", "u1\tns\tn\t1\tRunning\t0", WW_EPROTO},               /* no final newline */
+        {"0", "u1\tns\tn\t1\tRunning\t0", WW_EPROTO},               /* nothing but a torn line */
+        {"2", "u1\tns\tn\t1\tRunning\t0\n\n", WW_EPROTO},           /* an empty line */
         {"-1", "u1\tns\tn\t1\tRunning\t0\n", WW_EPROTO},
         {"1e300", "u1\tns\tn\t1\tRunning\t0\n", WW_EPROTO},
         {"\"1\"", "u1\tns\tn\t1\tRunning\t0\n", WW_EPROTO},
@@ -436,6 +461,7 @@ static void test_resume_then_relist(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_pending_round_trip),
         cmocka_unit_test(test_empty_tracker),
         cmocka_unit_test(test_unwritable_names_left_out),
         cmocka_unit_test(test_flipped_byte),
