@@ -110,8 +110,7 @@ static int load_checkpoint(ww_store *st, ww_tracker *t, const ww_ckpt_identity *
     } else if ((rc = ww_checkpoint_read(t, id, blob.p, blob.len, err, sizeof err))) {
         if (cfg->reset_checkpoint) {
             ww_warn("store", "%s: %s; starting afresh (--reset-checkpoint)", st->url, err);
-            ww_index_free(&t->index);
-            for (size_t i = 0; i < t->n_streams; i++) t->streams[i].rv[0] = 0;
+            ww_tracker_forget(t);
         } else {
             ww_error("store",
                      "%s: refusing the checkpoint: %s. Point --checkpoint elsewhere, or pass "
@@ -124,9 +123,9 @@ static int load_checkpoint(ww_store *st, ww_tracker *t, const ww_ckpt_identity *
                 t->streams[0].rv[0] ? t->streams[0].rv : "(list not complete)",
                 t->n_streams > 1 ? " (first namespace)" : "");
     }
-    if (!code && st->type->journal_load) {
+    if (!code) {
         ww_buf_reset(&blob);
-        rc = st->type->journal_load(st->state, &blob, err, sizeof err);
+        rc = ww_store_journal_load(st, &blob, err, sizeof err);
         size_t applied = 0;
         if (rc && rc != WW_ENOENT) {
             ww_error("store", "%s: cannot read the journal: %s", st->url, err[0] ? err : ww_strerror(rc));

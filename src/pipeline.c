@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/backoff.h"
+#include "core/io.h"
 #include "core/log.h"
 #include "encode/encode.h"
 
@@ -148,15 +149,7 @@ static ww_rc dead_letter(ww_pipeline *p, const ww_msg *m, const char *why) {
     if (!rc) rc = ww_buf_puts(&b, "\",\"message\":\"");
     if (!rc) rc = ww_buf_json_escape(&b, m->data.p, m->data.n);
     if (!rc) rc = ww_buf_puts(&b, "\"}\n");
-    size_t off = 0;
-    while (!rc && off < b.len) {
-        ssize_t w = write(p->dl_fd, b.p + off, b.len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0)
-            rc = WW_EIO;
-        else
-            off += (size_t)w;
-    }
+    if (!rc) rc = ww_write_all(p->dl_fd, b.p, b.len);
     if (!rc && fsync(p->dl_fd)) rc = WW_EIO;
     ww_buf_free(&b);
     return rc;
@@ -197,7 +190,7 @@ static void nap(ww_pipeline *p, double s) {
  * the index does not know, durable in the store; then pending index
  * entries for them, so that a save while they are in flight keeps them. */
 static ww_rc journal(ww_pipeline *p, size_t from) {
-    if (!p->store || !p->store->type->journal_append) return WW_OK;
+    if (!p->store || !p->store->type->journal_append) return WW_OK; /* a store that keeps nothing */
     ww_buf_reset(&p->jrec);
     size_t n = 0;
     for (size_t i = from; i < p->n; i++) {
@@ -209,7 +202,7 @@ static ww_rc journal(ww_pipeline *p, size_t from) {
     }
     if (!n) return WW_OK;
     char err[1024] = "";
-    ww_rc rc = p->store->type->journal_append(p->store->state, p->jrec.p, p->jrec.len, err, sizeof err);
+    ww_rc rc = ww_store_journal_append(p->store, p->jrec.p, p->jrec.len, err, sizeof err);
     if (rc == WW_ECONFLICT) {
         p->conflict = 1;
         ww_error("store", "%s: %s; stopping", p->store->url, err);
@@ -227,6 +220,21 @@ static ww_rc journal(ww_pipeline *p, size_t from) {
         if ((rc = ww_tracker_mark_pending(p->t, &e->op))) return rc;
     }
     return WW_OK;
+}
+
+/* Between two attempts at a batch: counts the attempt, saves what was
+ * acknowledged before (force: even if the interval has not passed), and
+ * waits with backoff. WW_ESTOP once the grace period after a stop is over. */
+static ww_rc back_off(ww_pipeline *p, unsigned *attempts, int force, const char *what) {
+    ++*attempts;
+    p->st.retries++;
+    if (past_deadline(p)) return WW_ESTOP;
+    double d = ww_backoff_next(&p->bo, ww_now());
+    ww_warn("pipeline", "%s (attempt %u); retrying in %.1f s; the watch waits", what, *attempts, d);
+    ww_rc rc = save(p, force);
+    if (rc) return rc;
+    nap(p, d);
+    return past_deadline(p) ? WW_ESTOP : WW_OK;
 }
 
 static void reset_batch(ww_pipeline *p) {
@@ -253,15 +261,7 @@ static ww_rc flush(ww_pipeline *p) {
         if (rc) {
             /* A save empties the journal (a full one answers WW_ETOOBIG). */
             if (rc == WW_ETOOBIG) p->dirty = 1;
-            if ((rc = save(p, rc == WW_ETOOBIG))) return rc;
-            attempts++;
-            p->st.retries++;
-            if (past_deadline(p)) return WW_ESTOP;
-            double d = ww_backoff_next(&p->bo, ww_now());
-            ww_warn("pipeline", "cannot journal the batch (attempt %u); retrying in %.1f s; the watch waits", attempts,
-                    d);
-            nap(p, d);
-            if (past_deadline(p)) return WW_ESTOP;
+            if ((rc = back_off(p, &attempts, rc == WW_ETOOBIG, "cannot journal the batch"))) return rc;
             continue;
         }
         size_t k = 0;
@@ -297,21 +297,13 @@ static ww_rc flush(ww_pipeline *p) {
             done++;
         }
         if (!blocked) break;
-        attempts++;
-        p->st.retries++;
-        if (past_deadline(p)) return WW_ESTOP;
-        double d = ww_backoff_next(&p->bo, ww_now());
         size_t left = 0;
         for (size_t i = done; i < p->n; i++) left += (size_t)p->ents[i].has_msg;
-        ww_warn("pipeline", "the sink did not take %zu messages (attempt %u); retrying in %.1f s; the watch waits",
-                left, attempts, d);
-        /* What was acknowledged before the outage is saved meanwhile. */
-        if ((rc = save(p, 0))) return rc;
-        nap(p, d);
-        if (past_deadline(p)) return WW_ESTOP;
+        char what[64];
+        snprintf(what, sizeof what, "the sink did not take %zu messages", left);
+        if ((rc = back_off(p, &attempts, 0, what))) return rc;
     }
     if (attempts) ww_info("pipeline", "the sink took the batch after %u retries", attempts);
-    p->st.messages += p->n_msgs;
     reset_batch(p);
     return save(p, 0);
 }

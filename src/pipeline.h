@@ -35,7 +35,7 @@ typedef struct {
 } ww_pipeline_opts;
 
 typedef struct {
-    unsigned long batches, messages, acked, retries, rejected, saves, save_failures, journaled;
+    unsigned long batches, acked, retries, rejected, saves, save_failures, journaled;
 } ww_pipeline_stats;
 
 typedef struct ww_pipeline ww_pipeline;

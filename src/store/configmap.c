@@ -637,13 +637,16 @@ out:
     return rc;
 }
 
-/* 1 if the ConfigMap cm holds our save number seq. */
-static int holds_our_save(const cm_store *s, ww_span cm) {
+/* 1 if the ConfigMap cm was written by writer, as its write number seq
+ * (data[seq_key]): our own write, whose answer was lost. */
+static int holds_write(ww_span cm, const char *writer, const char *seq_key, unsigned long long seq) {
     ww_span d;
-    char w[160], sv[32];
-    return !ww_json_get(cm, "data", &d) && !str_field(d, "writer", w, sizeof w) && !strcmp(w, s->writer) &&
-           !str_field(d, "save", sv, sizeof sv) && strtoull(sv, NULL, 10) == s->seq;
+    char w[200], sv[32];
+    return !ww_json_get(cm, "data", &d) && !str_field(d, "writer", w, sizeof w) && !strcmp(w, writer) &&
+           !str_field(d, seq_key, sv, sizeof sv) && strtoull(sv, NULL, 10) == seq;
 }
+
+static int holds_our_save(const cm_store *s, ww_span cm) { return holds_write(cm, s->writer, "save", s->seq); }
 
 /* A 409 to our commit. libcurl resends a request once when a reused
  * connection died before the answer: then the 409 may be about our own
@@ -868,13 +871,7 @@ static ww_rc journal_body(const cm_store *s, ww_buf *b, const char *rec, size_t 
     return rc;
 }
 
-/* 1 if the journal ConfigMap cm holds our write number jseq. */
-static int holds_our_journal(const cm_store *s, ww_span cm) {
-    ww_span d;
-    char w[200], sv[32];
-    return !ww_json_get(cm, "data", &d) && !str_field(d, "writer", w, sizeof w) && !strcmp(w, s->jwriter) &&
-           !str_field(d, "seq", sv, sizeof sv) && strtoull(sv, NULL, 10) == s->jseq;
-}
+static int holds_our_journal(const cm_store *s, ww_span cm) { return holds_write(cm, s->jwriter, "seq", s->jseq); }
 
 /* Takes the journal's resourceVersion from cm, and its records too when
  * records is set. */

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/io.h"
 #include "core/log.h"
 #include "store/store.h"
 
@@ -128,15 +129,9 @@ static ww_rc fs_journal_append(void *state, const char *data, size_t n, char *er
         snprintf(err, errsz, "cannot open the journal %s: %s", f->journal, strerror(errno));
         return WW_EIO;
     }
-    size_t off = 0;
-    while (off < n) {
-        ssize_t w = write(f->jfd, data + off, n - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-            snprintf(err, errsz, "cannot append to the journal %s: %s", f->journal, strerror(errno));
-            return WW_EIO;
-        }
-        off += (size_t)w;
+    if (ww_write_all(f->jfd, data, n)) {
+        snprintf(err, errsz, "cannot append to the journal %s: %s", f->journal, strerror(errno));
+        return WW_EIO;
     }
     if (fdatasync(f->jfd)) {
         snprintf(err, errsz, "cannot fdatasync the journal %s: %s", f->journal, strerror(errno));
@@ -152,20 +147,9 @@ static ww_rc fs_save(void *state, const char *data, size_t n, char *err, size_t 
         snprintf(err, errsz, "cannot write the checkpoint %s: %s", f->tmp, strerror(errno));
         return WW_EIO;
     }
-    size_t off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, data + off, n - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-            snprintf(err, errsz, "cannot write the checkpoint %s: %s", f->tmp, strerror(errno));
-            close(fd);
-            unlink(f->tmp);
-            return WW_EIO;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd)) {
-        snprintf(err, errsz, "cannot fsync the checkpoint %s: %s", f->tmp, strerror(errno));
+    const char *what = ww_write_all(fd, data, n) ? "write" : fsync(fd) ? "fsync" : NULL;
+    if (what) {
+        snprintf(err, errsz, "cannot %s the checkpoint %s: %s", what, f->tmp, strerror(errno));
         close(fd);
         unlink(f->tmp);
         return WW_EIO;

@@ -62,6 +62,12 @@ static inline ww_rc ww_store_load(ww_store *s, ww_buf *out, char *err, size_t er
 static inline ww_rc ww_store_save(ww_store *s, const char *data, size_t n, char *err, size_t errsz) {
     return s->type->save(s->state, data, n, err, errsz);
 }
+static inline ww_rc ww_store_journal_append(ww_store *s, const char *data, size_t n, char *err, size_t errsz) {
+    return s->type->journal_append ? s->type->journal_append(s->state, data, n, err, errsz) : WW_OK;
+}
+static inline ww_rc ww_store_journal_load(ww_store *s, ww_buf *out, char *err, size_t errsz) {
+    return s->type->journal_load ? s->type->journal_load(s->state, out, err, errsz) : WW_ENOENT;
+}
 void ww_store_close(ww_store *s);
 /* Copies url into out with any password (":PW@") replaced by "***". */
 void ww_store_redact(const char *url, char *out, size_t outsz);

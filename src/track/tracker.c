@@ -37,6 +37,11 @@ void ww_tracker_free(ww_tracker *t) {
     for (size_t i = 0; i < t->n_streams; i++) free(t->streams[i].namespace_);
 }
 
+void ww_tracker_forget(ww_tracker *t) {
+    ww_index_free(&t->index);
+    for (size_t i = 0; i < t->n_streams; i++) t->streams[i].rv[0] = 0;
+}
+
 /* Both decimal (etcd revisions always are): 1 if a <= b. Kubernetes calls
  * resourceVersions opaque, so anything else compares as "not older". */
 static int rv_not_newer(const char *a, const char *b) {
@@ -70,6 +75,26 @@ static ww_rc field(ww_buf *b, int first, const char *key, const char *value) {
     if (!rc) rc = ww_buf_json_escape(b, value, strlen(value));
     if (!rc) rc = ww_buf_puts(b, "\"");
     return rc;
+}
+
+/* A prepared state change for stream: kind, the object (m, or none) and
+ * the stream's new checkpoint rv ("" or NULL leaves it). */
+static void prepare(ww_commit *op, int kind, size_t stream, const ww_objmeta *m, const char *rv) {
+    memset(op, 0, offsetof(ww_commit, meta));
+    op->kind = (uint8_t)kind;
+    op->stream = (uint16_t)stream;
+    if (m)
+        op->meta = *m;
+    else
+        op->meta.uid[0] = 0;
+    snprintf(op->rv, sizeof op->rv, "%s", rv ? rv : "");
+}
+
+/* PUT of an object, with its phase and node digest for the index. */
+static void prepare_put(ww_commit *op, size_t stream, const ww_objmeta *m, ww_span obj, uint32_t gen, const char *rv) {
+    prepare(op, WW_OP_PUT, stream, m, rv);
+    op->gen = gen;
+    ww_status_read(obj, &op->phase, &op->digest);
 }
 
 /* DELETED for an object that vanished while we were not watching: all we
@@ -127,18 +152,9 @@ static ww_rc snapshot_end(ww_tracker *t, size_t stream, const ww_delta *d) {
     }
     ww_buf_free(&gone);
     if (rc) return rc;
-    ww_commit op = {.kind = WW_OP_NONE, .stream = (uint16_t)stream};
-    snprintf(op.rv, sizeof op.rv, "%s", d->rv ? d->rv : "");
+    ww_commit op;
+    prepare(&op, WW_OP_NONE, stream, NULL, d->rv);
     return t->emit(t->ud, NULL, &op);
-}
-
-static void prepare_put(ww_commit *op, size_t stream, const ww_objmeta *m, ww_span obj, uint32_t gen) {
-    memset(op, 0, offsetof(ww_commit, meta));
-    op->kind = WW_OP_PUT;
-    op->stream = (uint16_t)stream;
-    op->gen = gen;
-    op->meta = *m;
-    ww_status_read(obj, &op->phase, &op->digest);
 }
 
 ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d) {
@@ -160,10 +176,7 @@ ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d) {
             /* Not a real Kubernetes object; published, never indexed (so a
              * relist publishes it again). */
             ww_warn("track", "a listed object has no metadata.uid; passing it on unindexed");
-            memset(&op, 0, offsetof(ww_commit, meta));
-            op.kind = WW_OP_NONE;
-            op.stream = (uint16_t)stream;
-            op.meta = *m;
+            prepare(&op, WW_OP_NONE, stream, m, NULL);
             return out(t, WW_CHANGE_ADDED, none, d->object, s->recovering, &op);
         }
         ww_index_entry *e = ww_index_get(&t->index, m->uid);
@@ -176,7 +189,7 @@ ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d) {
              * ADDED it was first published as, or as a later state. */
             if (e->pending && same) ty = WW_CHANGE_ADDED;
         }
-        prepare_put(&op, stream, m, d->object, s->gen);
+        prepare_put(&op, stream, m, d->object, s->gen, NULL);
         if (s->initial && t->skip_initial) {
             t->stats.skipped++;
             return t->emit(t->ud, NULL, &op);
@@ -191,16 +204,6 @@ ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d) {
                             : d->type == WW_DELTA_MODIFIED ? WW_CHANGE_MODIFIED
                                                            : WW_CHANGE_DELETED;
         if (!m->uid[0]) ww_warn("track", "a watch event has no metadata.uid; passing it on unindexed");
-        if (ty == WW_CHANGE_DELETED) {
-            memset(&op, 0, offsetof(ww_commit, meta));
-            op.kind = m->uid[0] ? WW_OP_DEL : WW_OP_NONE;
-            op.stream = (uint16_t)stream;
-            op.meta = *m;
-        } else {
-            prepare_put(&op, stream, m, d->object, s->gen);
-            if (!m->uid[0]) op.kind = WW_OP_NONE;
-        }
-        snprintf(op.rv, sizeof op.rv, "%s", m->rv);
         ww_index_entry *e = m->uid[0] ? ww_index_get(&t->index, m->uid) : NULL;
         if (e && !e->pending && rv_not_newer(m->rv, ww_index_rv(e))) {
             /* Replayed after a restart: this object was already published at
@@ -209,17 +212,18 @@ ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d) {
             ww_debug("track", "%s/%s at %s: already published at %s; not publishing again", m->ns, m->name, m->rv,
                      ww_index_rv(e));
             t->stats.stale++;
-            op.kind = WW_OP_NONE;
+            prepare(&op, WW_OP_NONE, stream, m, m->rv);
             return t->emit(t->ud, NULL, &op);
         }
+        if (!m->uid[0])
+            prepare(&op, WW_OP_NONE, stream, m, m->rv);
+        else if (ty == WW_CHANGE_DELETED)
+            prepare(&op, WW_OP_DEL, stream, m, m->rv);
+        else
+            prepare_put(&op, stream, m, d->object, s->gen, m->rv);
         return out(t, ty, d->line, d->object, 0, &op);
     }
-    case WW_DELTA_BOOKMARK:
-        memset(&op, 0, offsetof(ww_commit, meta));
-        op.kind = WW_OP_NONE;
-        op.stream = (uint16_t)stream;
-        snprintf(op.rv, sizeof op.rv, "%s", d->rv ? d->rv : "");
-        return t->emit(t->ud, NULL, &op);
+    case WW_DELTA_BOOKMARK: prepare(&op, WW_OP_NONE, stream, NULL, d->rv); return t->emit(t->ud, NULL, &op);
     }
     return WW_OK;
 }

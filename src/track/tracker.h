@@ -93,6 +93,9 @@ typedef struct {
 /* namespaces: n names (n == 0: one stream for all namespaces). */
 ww_rc ww_tracker_init(ww_tracker *t, char *const *namespaces, size_t n, ww_change_fn emit, void *ud);
 void ww_tracker_free(ww_tracker *t);
+/* Forgets every object and resourceVersion (a checkpoint that was only
+ * partly read before it was refused). */
+void ww_tracker_forget(ww_tracker *t);
 /* Feeds one delta of a stream. Returns what emit returned, or ENOMEM. */
 ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d);
 /* Applies a prepared state change (its message was acknowledged). */
