@@ -24,7 +24,7 @@
 #include "watch/reflector.h"
 #include "watch/resource.h"
 
-static volatile int g_stop;
+static ww_stop_flag g_stop;
 static volatile sig_atomic_t g_signals;
 
 static void on_signal(int sig) {
@@ -229,7 +229,7 @@ int main(int argc, char **argv) {
     ww_pipeline *pl = NULL;
     ww_queue queue;
     ww_queue_init(&queue, (size_t)cfg.queue_bytes);
-    static volatile int never;
+    static ww_stop_flag never;
     ww_store_env senv = {kc, &never, cfg.redis_password};
     if (!ws || !store_url || ww_tracker_init(&tracker, cfg.namespaces, cfg.n_namespaces, NULL, NULL)) {
         fprintf(stderr, "workflow-watcher: out of memory\n");

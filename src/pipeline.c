@@ -41,7 +41,7 @@ struct ww_pipeline {
     ww_sink *sink;
     ww_store *store;
     ww_queue *q;
-    volatile int *stop;
+    ww_stop_flag *stop;
     int dl_fd;
     entry *ents;
     size_t n, cap, n_msgs;
@@ -58,7 +58,7 @@ struct ww_pipeline {
     ww_pipeline_stats st;
 };
 
-ww_rc ww_pipeline_enqueue(ww_queue *q, size_t stream, const ww_delta *d, volatile int *stop) {
+ww_rc ww_pipeline_enqueue(ww_queue *q, size_t stream, const ww_delta *d, ww_stop_flag *stop) {
     size_t bytes = d->line.n ? d->line.n : d->object.n;
     delta_item *it = malloc(sizeof *it + bytes);
     if (!it) return WW_ENOMEM;
@@ -347,7 +347,7 @@ static ww_rc on_change(void *ud, const ww_change *c, const ww_commit *op) {
 }
 
 ww_rc ww_pipeline_new(const ww_pipeline_opts *o, ww_tracker *t, ww_sink *sink, ww_store *store, ww_queue *q,
-                      volatile int *stop, ww_pipeline **out, char *err, size_t errsz) {
+                      ww_stop_flag *stop, ww_pipeline **out, char *err, size_t errsz) {
     ww_pipeline *p = calloc(1, sizeof *p);
     if (!p) return WW_ENOMEM;
     p->o = *o;

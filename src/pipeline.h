@@ -42,9 +42,9 @@ typedef struct ww_pipeline ww_pipeline;
 
 /* The dead-letter file is opened here: WW_EIO with err filled if it cannot be. */
 ww_rc ww_pipeline_new(const ww_pipeline_opts *o, ww_tracker *t, ww_sink *sink, ww_store *store, ww_queue *q,
-                      volatile int *stop, ww_pipeline **out, char *err, size_t errsz);
+                      ww_stop_flag *stop, ww_pipeline **out, char *err, size_t errsz);
 /* Copies d into the queue (the reflector's emit callback). */
-ww_rc ww_pipeline_enqueue(ww_queue *q, size_t stream, const ww_delta *d, volatile int *stop);
+ww_rc ww_pipeline_enqueue(ww_queue *q, size_t stream, const ww_delta *d, ww_stop_flag *stop);
 /* Runs until the queue is closed and drained, the grace period after *stop
  * ran out, or a fatal error (then sets *stop). Saves the checkpoint at the
  * end. WW_OK, or the fatal error (already logged). */

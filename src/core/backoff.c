@@ -38,7 +38,7 @@ double ww_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int ww_sleep_unless(double s, volatile int *stop) {
+int ww_sleep_unless(double s, ww_stop_flag *stop) {
     double until = ww_now() + s;
     while (!*stop) {
         double left = until - ww_now();

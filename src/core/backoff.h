@@ -5,6 +5,7 @@
 #define WW_BACKOFF_H
 
 #include <stdint.h>
+#include "core/rc.h"
 
 typedef struct {
     double initial_s;
@@ -24,6 +25,6 @@ double ww_rand01(uint64_t *state);
 /* Monotonic seconds. */
 double ww_now(void);
 /* Sleeps up to s seconds, waking early (returning 1) once *stop is set. */
-int ww_sleep_unless(double s, volatile int *stop);
+int ww_sleep_unless(double s, ww_stop_flag *stop);
 
 #endif

@@ -39,7 +39,7 @@ static struct timespec deadline(double s) {
     return ts;
 }
 
-ww_rc ww_queue_push(ww_queue *q, ww_qitem *it, volatile int *stop) {
+ww_rc ww_queue_push(ww_queue *q, ww_qitem *it, ww_stop_flag *stop) {
     pthread_mutex_lock(&q->mu);
     int waited = 0;
     while (!q->closed && !(stop && *stop) && q->count > 0 && q->bytes + it->size > q->max) {

@@ -32,7 +32,7 @@ void ww_queue_init(ww_queue *q, size_t max_bytes);
 void ww_queue_destroy(ww_queue *q);
 /* Appends it; blocks while full. WW_ESTOP (it not taken) once the queue is
  * closed or *stop is set. */
-ww_rc ww_queue_push(ww_queue *q, ww_qitem *it, volatile int *stop);
+ww_rc ww_queue_push(ww_queue *q, ww_qitem *it, ww_stop_flag *stop);
 /* Takes the oldest item, waiting up to timeout_s; NULL on timeout, or at
  * once when the queue is closed and empty. */
 ww_qitem *ww_queue_pop(ww_queue *q, double timeout_s);

@@ -17,6 +17,9 @@ const char *ww_strerror(ww_rc rc) {
     case WW_EPROTO: return "protocol error";
     case WW_ECONFLICT: return "conflict with another writer";
     case WW_ENOENT: return "not found";
+    case WW_EABORT: return "aborted";
+    case WW_EEXIST: return "already exists";
+    case WW_EWATCH: return "the watch ended with an ERROR event";
     }
     return "unknown error";
 }

@@ -5,6 +5,8 @@
 #ifndef WW_RC_H
 #define WW_RC_H
 
+#include <stdatomic.h>
+
 typedef enum {
     WW_OK = 0,
     WW_AGAIN,     /* back-pressure: try the same thing later, not an error */
@@ -20,8 +22,15 @@ typedef enum {
     WW_EPROTO,    /* the stream broke its framing or JSON rules */
     WW_ECONFLICT, /* another writer changed what we were about to replace */
     WW_ENOENT,    /* nothing stored yet */
+    WW_EABORT,    /* a callback asked to abort the transfer (not an error of its own) */
+    WW_EEXIST,    /* the name is taken */
+    WW_EWATCH,    /* the server ended a watch with an ERROR event (its code says more) */
 } ww_rc;
 
 const char *ww_strerror(ww_rc rc);
+
+/* The stop flag shared by the signal handler, the reflector threads and the
+ * delivery thread (lock-free, so a signal handler may set it). */
+typedef atomic_int ww_stop_flag;
 
 #endif

@@ -13,7 +13,7 @@ struct ww_kube_client {
     const ww_kubeconfig *k;
     ww_auth *auth;
     CURL *h;
-    volatile int *stop;
+    ww_stop_flag *stop;
     char *base;       /* URL prefix used for requests */
     char *connect_to; /* tls-server-name mapping for CURLOPT_CONNECT_TO */
 };
@@ -88,7 +88,7 @@ static int setup_urls(ww_kube_client *c) {
     return rc;
 }
 
-ww_kube_client *ww_kube_client_new(const ww_kubeconfig *k, volatile int *stop) {
+ww_kube_client *ww_kube_client_new(const ww_kubeconfig *k, ww_stop_flag *stop) {
     ww_kube_client *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->k = k;

@@ -36,7 +36,7 @@ typedef struct {
     char error[512];    /* transport error text */
 } ww_resp;
 
-ww_kube_client *ww_kube_client_new(const ww_kubeconfig *k, volatile int *stop);
+ww_kube_client *ww_kube_client_new(const ww_kubeconfig *k, ww_stop_flag *stop);
 void ww_kube_client_free(ww_kube_client *c);
 /* path is absolute ("/apis/..."), query included. Returns WW_OK when an HTTP
  * answer arrived (see resp->status), WW_RETRY for a transport failure,

@@ -1096,7 +1096,7 @@ static void journal_clear(cm_store *s) {
 
 /* ---- open/close ---- */
 
-static volatile int no_stop;
+static ww_stop_flag no_stop;
 
 static void cm_close(void *state) {
     cm_store *s = state;

@@ -17,7 +17,7 @@
 /* What a backend may need besides its URL. */
 typedef struct {
     const ww_kubeconfig *kc;    /* configmap:// talks to the API server with the watcher's credentials */
-    volatile int *stop;         /* set on shutdown: abort slow requests */
+    ww_stop_flag *stop;         /* set on shutdown: abort slow requests */
     const char *redis_password; /* from --redis-password when the URL has none; never logged */
 } ww_store_env;
 

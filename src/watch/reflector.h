@@ -63,7 +63,7 @@ typedef struct {
     double watch_list_silence_s; /* fall back to LIST after this much silence before the end bookmark */
     long watch_timeout_min_s, watch_timeout_max_s; /* timeoutSeconds uniform in [min,max) */
     double backoff_initial_s, backoff_cap_s, backoff_reset_s;
-    volatile int *stop;
+    ww_stop_flag *stop;
     ww_delta_fn emit;
     void *ud;
 } ww_reflector_opts;

@@ -66,7 +66,7 @@ static int pop_val(ww_queue *q, double timeout) {
 typedef struct {
     ww_queue *q;
     item *it;
-    volatile int *stop;
+    ww_stop_flag *stop;
     ww_rc rc;
     atomic_int done;
 } pusher;
@@ -78,7 +78,7 @@ static void *push_thread(void *arg) {
     return NULL;
 }
 
-static void start_push(pthread_t *th, pusher *p, ww_queue *q, item *it, volatile int *stop) {
+static void start_push(pthread_t *th, pusher *p, ww_queue *q, item *it, ww_stop_flag *stop) {
     p->q = q;
     p->it = it;
     p->stop = stop;
@@ -222,7 +222,7 @@ static void test_push_with_stop_set(void **state) {
     (void)state;
     ww_queue q;
     ww_queue_init(&q, 100);
-    volatile int stop = 1;
+    ww_stop_flag stop = 1;
     item *it = mk(1, 1);
     assert_int_equal(ww_queue_push(&q, &it->q, &stop), WW_ESTOP);
     assert_int_equal(q.count, 0);
@@ -237,7 +237,7 @@ static void test_stop_while_blocked(void **state) {
     ww_queue q;
     ww_queue_init(&q, 10);
     assert_int_equal(ww_queue_push(&q, &mk(1, 10)->q, NULL), WW_OK);
-    volatile int stop = 0;
+    ww_stop_flag stop = 0;
     pthread_t th;
     pusher p;
     item *it = mk(2, 5);
