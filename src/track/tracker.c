@@ -90,11 +90,13 @@ static void prepare(ww_commit *op, int kind, size_t stream, const ww_objmeta *m,
     snprintf(op->rv, sizeof op->rv, "%s", rv ? rv : "");
 }
 
-/* PUT of an object, with its phase and node digest for the index. */
-static void prepare_put(ww_commit *op, size_t stream, const ww_objmeta *m, ww_span obj, uint32_t gen, const char *rv) {
+/* PUT of an object; its phase and node digest only when a format needs
+ * them (walking status costs more than the rest of an event's handling). */
+static void prepare_put(const ww_tracker *t, ww_commit *op, size_t stream, const ww_objmeta *m, ww_span obj,
+                        uint32_t gen, const char *rv) {
     prepare(op, WW_OP_PUT, stream, m, rv);
     op->gen = gen;
-    ww_status_read(obj, &op->phase, &op->digest);
+    if (t->read_status) ww_status_read(obj, &op->phase, &op->digest);
 }
 
 /* DELETED for an object that vanished while we were not watching: all we
@@ -189,7 +191,7 @@ ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d) {
              * ADDED it was first published as, or as a later state. */
             if (e->pending && same) ty = WW_CHANGE_ADDED;
         }
-        prepare_put(&op, stream, m, d->object, s->gen, NULL);
+        prepare_put(t, &op, stream, m, d->object, s->gen, NULL);
         if (s->initial && t->skip_initial) {
             t->stats.skipped++;
             return t->emit(t->ud, NULL, &op);
@@ -220,7 +222,7 @@ ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d) {
         else if (ty == WW_CHANGE_DELETED)
             prepare(&op, WW_OP_DEL, stream, m, m->rv);
         else
-            prepare_put(&op, stream, m, d->object, s->gen, m->rv);
+            prepare_put(t, &op, stream, m, d->object, s->gen, m->rv);
         return out(t, ty, d->line, d->object, 0, &op);
     }
     case WW_DELTA_BOOKMARK: prepare(&op, WW_OP_NONE, stream, NULL, d->rv); return t->emit(t->ud, NULL, &op);

@@ -80,6 +80,7 @@ typedef struct {
     ww_stream streams[WW_MAX_STREAMS];
     size_t n_streams;
     int skip_initial;      /* --initial-state=skip */
+    int read_status;       /* keep phase and node digest in the index (formats that report transitions) */
     char api_version[128]; /* for synthesised DELETED objects */
     char kind[128];
     int kind_read;

@@ -519,6 +519,7 @@ static void test_skip_initial(void **state) {
     ctx x;
     setup(&t, &x, NULL, 0, 1);
     t.skip_initial = 1;
+    t.read_status = 1;
     assert_int_equal(begin(&t, 0), WW_OK);
     assert_int_equal(item(&t, 0, wf("ns1", "w1", "u1", "10", "Running")), WW_OK);
     assert_int_equal(item(&t, 0, wf("ns1", "w2", "u2", "11", "Running")), WW_OK);
@@ -703,11 +704,26 @@ static void test_multi_stream(void **state) {
     teardown(&t);
 }
 
+/* Without a format that needs it, status is not read at all (it costs more
+ * than the rest of the event's handling). */
+static void test_status_not_read_by_default(void **state) {
+    (void)state;
+    ww_tracker t;
+    ctx x;
+    setup(&t, &x, NULL, 0, 0);
+    assert_int_equal(begin(&t, 0), WW_OK);
+    assert_int_equal(item(&t, 0, wf("ns1", "w1", "u1", "10", "Running")), WW_OK);
+    assert_int_equal(x.r[0].op.phase, WW_PHASE_NONE);
+    assert_int_equal(x.r[0].op.digest, 0);
+    teardown(&t);
+}
+
 static void test_status_in_index(void **state) {
     (void)state;
     ww_tracker t;
     ctx x;
     setup(&t, &x, NULL, 0, 0);
+    t.read_status = 1;
     const char *o1 = wf("ns1", "w1", "u1", "10", "Running");
     uint8_t ph;
     uint32_t dg1, dg2;
@@ -860,6 +876,7 @@ int main(void) {
         cmocka_unit_test(test_stale_replay),
         cmocka_unit_test(test_multi_stream),
         cmocka_unit_test(test_status_in_index),
+        cmocka_unit_test(test_status_not_read_by_default),
         cmocka_unit_test(test_emit_result_returned),
         cmocka_unit_test(test_too_many_streams),
         cmocka_unit_test(test_pending_entries),
