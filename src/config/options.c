@@ -110,12 +110,22 @@ static int set(ww_config *c, const option *o, const char *val, const char *origi
         return 0;
     }
     case T_LIST: {
-        if (c->n_namespaces == WW_MAX_NAMESPACES) {
-            fprintf(stderr, "workflow-watcher: %s: at most %d values\n", origin, WW_MAX_NAMESPACES);
-            return 2;
-        }
         if (!*val) {
             fprintf(stderr, "workflow-watcher: %s: empty value\n", origin);
+            return 2;
+        }
+        /* The flags replace the environment's list rather than add to it. */
+        if (!strncmp(origin, "--", 2) && !c->list_from_flags) {
+            for (size_t i = 0; i < c->n_namespaces; i++) free(c->namespaces[i]);
+            c->n_namespaces = 0;
+            c->list_from_flags = 1;
+        }
+        /* A namespace named twice is watched once (two streams of one
+         * namespace would publish everything twice). */
+        for (size_t i = 0; i < c->n_namespaces; i++)
+            if (!strcmp(c->namespaces[i], val)) return 0;
+        if (c->n_namespaces == WW_MAX_NAMESPACES) {
+            fprintf(stderr, "workflow-watcher: %s: at most %d values\n", origin, WW_MAX_NAMESPACES);
             return 2;
         }
         c->namespaces[c->n_namespaces++] = strdup(val);

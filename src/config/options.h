@@ -17,6 +17,7 @@ typedef struct {
     char *context;
     char *namespaces[WW_MAX_NAMESPACES];
     size_t n_namespaces;
+    int list_from_flags; /* --namespace was given: the environment's list is replaced */
     char *selector;
     char *field_selector;
     char *resource;

@@ -135,6 +135,32 @@ static void test_repeated(void **state) {
     ww_config_free(&c);
 }
 
+/* --namespace replaces the environment's list; a namespace named twice is
+ * one stream. */
+static void test_namespaces_env_and_flags(void **state) {
+    (void)state;
+    ww_config c;
+    assert_int_equal(setenv("WORKFLOW_WATCHER_NAMESPACE", "argo", 1), 0);
+    assert_int_equal(PARSE(&c, "--namespace", "argo"), 0);
+    assert_int_equal(c.n_namespaces, 1);
+    assert_string_equal(c.namespaces[0], "argo");
+    ww_config_free(&c);
+    assert_int_equal(PARSE(&c, "--namespace", "ci"), 0);
+    assert_int_equal(c.n_namespaces, 1);
+    assert_string_equal(c.namespaces[0], "ci");
+    ww_config_free(&c);
+    assert_int_equal(PARSE(&c, "--log-level", "info"), 0);
+    assert_int_equal(c.n_namespaces, 1);
+    assert_string_equal(c.namespaces[0], "argo");
+    ww_config_free(&c);
+    unsetenv("WORKFLOW_WATCHER_NAMESPACE");
+    assert_int_equal(PARSE(&c, "--namespace", "a", "--namespace", "b", "--namespace", "a"), 0);
+    assert_int_equal(c.n_namespaces, 2);
+    assert_string_equal(c.namespaces[0], "a");
+    assert_string_equal(c.namespaces[1], "b");
+    ww_config_free(&c);
+}
+
 static void test_too_many_namespaces(void **state) {
     (void)state;
     char *argv[2 * WW_MAX_NAMESPACES + 4];
@@ -283,14 +309,6 @@ static void test_env(void **state) {
     ww_config_free(&c);
     unsetenv("WORKFLOW_WATCHER_HELP");
 
-    /* a namespace from the environment, plus more from flags */
-    setenv("WORKFLOW_WATCHER_NAMESPACE", "envns", 1);
-    assert_int_equal(PARSE(&c, "--namespace", "flagns"), 0);
-    assert_int_equal(c.n_namespaces, 2);
-    assert_string_equal(c.namespaces[0], "envns");
-    assert_string_equal(c.namespaces[1], "flagns");
-    ww_config_free(&c);
-    unsetenv("WORKFLOW_WATCHER_NAMESPACE");
 }
 
 static void test_usage_text(void **state) {
@@ -315,6 +333,7 @@ int main(void) {
         cmocka_unit_test(test_equals_form),
         cmocka_unit_test(test_repeated),
         cmocka_unit_test(test_too_many_namespaces),
+        cmocka_unit_test(test_namespaces_env_and_flags),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_bools),
         cmocka_unit_test(test_env),
