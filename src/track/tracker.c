@@ -55,11 +55,12 @@ static int rv_not_newer(const char *a, const char *b) {
 static ww_rc out(ww_tracker *t, ww_change_type type, ww_span line, ww_span obj, int recovered, ww_commit *op) {
     const ww_objmeta *m = &op->meta;
     /* The id names the object's state, so the same state published twice
-     * (observed before a crash, listed after it) has one id. Only a
-     * synthesised DELETED, which has no resourceVersion of its own, gets a
-     * suffix. */
-    if (recovered && type == WW_CHANGE_DELETED)
-        snprintf(t->id, sizeof t->id, "%s/%s/recovered-deleted", m->uid, m->rv);
+     * (observed before a crash, listed after it) has one id. An object is
+     * deleted once, so every DELETED of it has one id too, whether observed
+     * or synthesised by a relist (which cannot know the deletion's
+     * resourceVersion). */
+    if (type == WW_CHANGE_DELETED)
+        snprintf(t->id, sizeof t->id, "%s/deleted", m->uid);
     else
         snprintf(t->id, sizeof t->id, "%s/%s", m->uid, m->rv);
     ww_change c = {

@@ -42,7 +42,7 @@ typedef struct {
     int recovered;  /* synthesised from a relist diff */
     const char *uid;
     const char *rv;
-    const char *id; /* stable identity: uid/rv; uid/rv/recovered-deleted for a DELETED found by a relist */
+    const char *id; /* stable identity: uid/rv; uid/deleted for every DELETED, observed or recovered */
 } ww_change;
 
 enum { WW_OP_NONE, WW_OP_PUT, WW_OP_DEL };

@@ -272,7 +272,7 @@ def test_gap_recovery_from_the_stored_checkpoint(cluster, watcher_factory, tmp_p
     assert rec["changes"]["type"] == "MODIFIED"
     assert rec["changes"]["id"] == f'{a["metadata"]["uid"]}/{changed["metadata"]["resourceVersion"]}'
     assert rec["vanishes"]["type"] == "DELETED"
-    assert rec["vanishes"]["id"] == f'{b["metadata"]["uid"]}/{b["metadata"]["resourceVersion"]}/recovered-deleted'
+    assert rec["vanishes"]["id"] == f'{b["metadata"]["uid"]}/deleted'
     assert rec["appears"]["id"] == f'{created["metadata"]["uid"]}/{created["metadata"]["resourceVersion"]}'
     assert header(r.ck)["objects"] == 3
 

@@ -453,7 +453,7 @@ static void test_resume_then_relist(void **state) {
     assert_int_equal(ww_tracker_feed(&t, 0, &e), WW_OK);
     assert_int_equal(s.n, 2);
     assert_string_equal(s.ids[0], "u2/150");
-    assert_string_equal(s.ids[1], "u4/103/recovered-deleted");
+    assert_string_equal(s.ids[1], "u4/deleted");
     ww_tracker_free(&t);
     ww_buf_free(&b);
 }

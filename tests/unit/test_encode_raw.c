@@ -72,10 +72,10 @@ static void test_synthesised(void **state) {
                       "\"namespace\":\"n\",\"uid\":\"u1\",\"resourceVersion\":\"7\"}}";
     c.type = WW_CHANGE_DELETED;
     c.object = S(min);
-    c.id = "u1/7/recovered-deleted";
+    c.id = "u1/deleted";
     char want[1024];
     snprintf(want, sizeof want,
-             "{\"type\":\"DELETED\",\"object\":%s,\"recovered\":true,\"id\":\"u1/7/recovered-deleted\"}", min);
+             "{\"type\":\"DELETED\",\"object\":%s,\"recovered\":true,\"id\":\"u1/deleted\"}", min);
     encode_ok(&c, want);
 }
 

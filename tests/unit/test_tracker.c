@@ -254,7 +254,7 @@ static void test_restarted_snapshot(void **state) {
     assert_string_equal(x.r[2].id, "u3/12");
     assert_false(x.r[2].recovered);
     assert_int_equal(x.r[3].type, WW_CHANGE_DELETED);
-    assert_string_equal(x.r[3].id, "u1/10/recovered-deleted");
+    assert_string_equal(x.r[3].id, "u1/deleted");
     assert_op_only(&x.r[4], WW_OP_NONE, "20");
     assert_int_equal(t.index.len, 2);
     assert_string_equal(t.streams[0].rv, "20");
@@ -306,7 +306,7 @@ static void test_relist_diff(void **state) {
     assert_true(r == &x.r[2] || r == &x.r[3]);
     assert_int_equal(r->type, WW_CHANGE_DELETED);
     assert_true(r->recovered);
-    assert_string_equal(r->id, "u3/12/recovered-deleted");
+    assert_string_equal(r->id, "u3/deleted");
     assert_string_equal(r->rv, "12");
     assert_null(r->line);
     assert_string_equal(r->object, "{\"apiVersion\":\"" AV "\",\"kind\":\"Workflow\",\"metadata\":{\"name\":\"w3\","
@@ -320,7 +320,7 @@ static void test_relist_diff(void **state) {
     assert_true(r == &x.r[2] || r == &x.r[3]);
     assert_int_equal(r->type, WW_CHANGE_DELETED);
     assert_true(r->recovered);
-    assert_string_equal(r->id, "u5/13/recovered-deleted");
+    assert_string_equal(r->id, "u5/deleted");
     assert_string_equal(r->object, "{\"apiVersion\":\"" AV "\",\"kind\":\"Workflow\",\"metadata\":{\"name\":\"c5\","
                                    "\"uid\":\"u5\",\"resourceVersion\":\"13\"}}");
     assert_int_equal(r->op.kind, WW_OP_DEL);
@@ -365,7 +365,7 @@ static void test_vanished_without_kind(void **state) {
     assert_int_equal(end(&t, 0, "5"), WW_OK);
     assert_int_equal(x.n, 2);
     assert_string_equal(x.r[0].object, o);
-    assert_string_equal(x.r[0].id, "u/3/recovered-deleted");
+    assert_string_equal(x.r[0].id, "u/deleted");
     teardown(&t);
 }
 
@@ -475,7 +475,7 @@ static void test_watch_events(void **state) {
     r = &x.r[2];
     assert_int_equal(r->type, WW_CHANGE_DELETED);
     assert_false(r->recovered);
-    assert_string_equal(r->id, "u1/8");
+    assert_string_equal(r->id, "u1/deleted");
     assert_string_equal(r->line, line);
     assert_string_equal(r->object, o);
     assert_int_equal(r->op.kind, WW_OP_DEL);
@@ -563,7 +563,7 @@ static void test_skip_initial(void **state) {
     assert_true(x.r[1].has_change);
     assert_string_equal(x.r[1].id, "u3/24");
     assert_true(x.r[2].has_change);
-    assert_string_equal(x.r[2].id, "u9/22/recovered-deleted");
+    assert_string_equal(x.r[2].id, "u9/deleted");
     assert_op_only(&x.r[3], WW_OP_NONE, "30");
     assert_int_equal(t.stats.skipped, 2);
     assert_int_equal(t.stats.published, 5);
@@ -609,7 +609,7 @@ static void test_stale_replay(void **state) {
     assert_int_equal(event(&t, 0, WW_DELTA_DELETED, wf("ns1", "w1", "u1", "26", "Succeeded"), NULL), WW_OK);
     assert_true(x.r[3].has_change);
     assert_int_equal(x.r[3].type, WW_CHANGE_DELETED);
-    assert_string_equal(x.r[3].id, "u1/26");
+    assert_string_equal(x.r[3].id, "u1/deleted");
     assert_int_equal(t.stats.stale, 2);
     assert_int_equal(t.stats.published, published + 2);
 
@@ -681,7 +681,7 @@ static void test_multi_stream(void **state) {
     assert_int_equal(x.n, 2);
     assert_true(x.r[0].has_change);
     assert_int_equal(x.r[0].type, WW_CHANGE_DELETED);
-    assert_string_equal(x.r[0].id, "ua1/10/recovered-deleted");
+    assert_string_equal(x.r[0].id, "ua1/deleted");
     assert_int_equal(x.r[0].op.stream, 0);
     assert_op_only(&x.r[1], WW_OP_NONE, "40");
     assert_null(ix_rv(&t, "ua1"));
@@ -695,7 +695,7 @@ static void test_multi_stream(void **state) {
     assert_int_equal(begin(&t, 1), WW_OK);
     assert_int_equal(end(&t, 1, "50"), WW_OK);
     assert_int_equal(x.n, 3);
-    assert_string_equal(x.r[1].id, "ub1/11/recovered-deleted");
+    assert_string_equal(x.r[1].id, "ub1/deleted");
     assert_int_equal(x.r[1].op.stream, 1);
     assert_string_equal(ix_rv(&t, "ua2"), "41");
     assert_null(ix_rv(&t, "ub1"));
@@ -835,7 +835,7 @@ static void test_pending_entries(void **state) {
     assert_int_equal(x.r[0].type, WW_CHANGE_ADDED);
     assert_string_equal(x.r[0].id, "u2/12");
     assert_int_equal(x.r[1].type, WW_CHANGE_DELETED);
-    assert_string_equal(x.r[1].id, "u3/13/recovered-deleted");
+    assert_string_equal(x.r[1].id, "u3/deleted");
     assert_true(x.r[1].recovered);
     assert_op_only(&x.r[2], WW_OP_NONE, "20");
     ww_buf_free(&b);

@@ -16,8 +16,9 @@ Inputs
            could never be seen at all.
 
 Message ids: "<uid>/<rv>" for every state of an object, observed or found by
-diffing a relist ("recovered":true); "<uid>/<rv>/recovered-deleted" for a
-DELETED synthesised by a relist (it carries the last known rv).
+diffing a relist ("recovered":true); "<uid>/deleted" for every DELETED,
+observed or synthesised by a relist (which carries the last known rv), so a
+deletion delivered twice is a duplicate, not a second change.
 An observed DELETED carries the deletion's resourceVersion (which the
 DELETE's answer does not tell the generator: it must be above every recorded
 one); a recovered DELETED carries the last known one (which must be a
@@ -127,16 +128,11 @@ def parse_message(ev, pos, where):
     recovered = ev.get("recovered")
     if "recovered" in ev and recovered is not True:
         raise ValueError(f"\"recovered\" is {recovered!r}")
-    if len(parts) == 2 and t != "DELETED" and recovered:
-        kind = "recovered-" + t.lower()   # the same state has one id, observed or recovered
-    elif len(parts) == 2 and not recovered:
-        kind = "observed"
-    elif len(parts) == 3 and parts[2] == "recovered-deleted" and t == "DELETED" and recovered:
-        kind = parts[2]
-    else:
+    if len(parts) != 2 or (t == "DELETED") != (parts[1] == "deleted"):
         raise ValueError(f"malformed id {id_!r} for a{' recovered' if recovered else 'n observed'} {t}")
-    uid, rv = parts[0], int(parts[1])
+    kind = ("recovered-" + t.lower()) if recovered else "observed"   # one id per state, observed or recovered
     md = obj["metadata"]
+    uid, rv = parts[0], int(md["resourceVersion"]) if t == "DELETED" else int(parts[1])
     if md.get("uid") != uid:
         raise ValueError(f"id {id_!r} but object uid {md.get('uid')!r}")
     if int(md["resourceVersion"]) != rv:
@@ -269,7 +265,7 @@ def check(records, messages, start_rv=0, windows=None, problems=()):
         prev = None
         for m in ms:
             if prev is not None and m.key <= prev.key:
-                if m.key == prev.key and (m.recovered or prev.recovered or m.is_delete):
+                if m.key == prev.key and (m.recovered or prev.recovered):
                     same_change_other_id += 1
                 else:
                     rep.fail("out of order", f"{m!r} after {prev!r}")
