@@ -126,18 +126,21 @@ static int load_checkpoint(ww_store *st, ww_tracker *t, const ww_ckpt_identity *
     if (!code) {
         ww_buf_reset(&blob);
         rc = ww_store_journal_load(st, &blob, err, sizeof err);
-        size_t applied = 0;
+        size_t applied = 0, damaged = 0;
         if (rc && rc != WW_ENOENT) {
             ww_error("store", "%s: cannot read the journal: %s", st->url, err[0] ? err : ww_strerror(rc));
             code = 1;
-        } else if (!rc && blob.len && ww_checkpoint_read_journal(t, blob.p, blob.len, &applied)) {
-            ww_error("store",
-                     "%s: the journal is damaged (a line is not uid, namespace, name, resourceVersion); "
-                     "move it away to start, at the risk of missing the deletion of objects published just before "
-                     "the last stop",
-                     st->url);
-            code = 2;
-        } else if (applied) {
+        } else if (!rc && blob.len && ww_checkpoint_read_journal(t, blob.p, blob.len, &applied, &damaged)) {
+            ww_error("store", "%s: out of memory reading the journal", st->url);
+            code = 1;
+        } else if (damaged) {
+            ww_warn("store",
+                    "%s: %zu journal records are damaged (checksum or fields wrong) and were skipped; every stream "
+                    "lists again to re-check what it knew. An object such a record named, if it was published and "
+                    "then deleted while the watcher was down, gets no DELETED",
+                    st->url, damaged);
+        }
+        if (!code && applied) {
             ww_info("store",
                     "%s: the journal names %zu objects published after the last save; a relist publishes "
                     "them again, or their deletion",
@@ -239,12 +242,32 @@ int main(int argc, char **argv) {
     ww_rc rc = ww_store_open(store_url, &senv, &store, err, sizeof err);
     if (rc) {
         ww_error("store", "%s", err);
-        exit_code = rc == WW_EINVAL ? 2 : 1;
+        exit_code = rc == WW_EINVAL || rc == WW_ECONFLICT ? 2 : 1; /* bad URL, or another watcher holds it */
         goto out;
     }
     if ((exit_code = load_checkpoint(store, &tracker, &ident, &cfg))) goto out;
+    if (cfg.reset_checkpoint) ww_tracker_drop_unwatched(&tracker);
     if (cfg.resource_version) {
-        ww_info("main", "-resourceVersion %s overrides the checkpoint's", cfg.resource_version);
+        int known = tracker.index.len > 0;
+        for (size_t i = 0; i < tracker.n_streams; i++) known |= tracker.streams[i].listed || tracker.streams[i].rv[0];
+        if (known && !cfg.reset_checkpoint) {
+            /* Watching from another RV than the checkpoint's would never
+             * publish the deletion of an object the index knows that was
+             * deleted in between. */
+            ww_error("main",
+                     "-resourceVersion %s and the checkpoint %s (%zu known objects) both say where to start; drop "
+                     "-resourceVersion to resume from the checkpoint, or add --reset-checkpoint to forget the "
+                     "checkpoint and start from %s",
+                     cfg.resource_version, store->url, tracker.index.len, cfg.resource_version);
+            exit_code = 2;
+            goto out;
+        }
+        if (known) {
+            ww_warn("main", "--reset-checkpoint: forgetting the checkpoint; watching from -resourceVersion %s",
+                    cfg.resource_version);
+            ww_tracker_forget(&tracker);
+        }
+        ww_info("main", "watching from -resourceVersion %s", cfg.resource_version);
         for (size_t i = 0; i < tracker.n_streams; i++)
             snprintf(tracker.streams[i].rv, sizeof tracker.streams[i].rv, "%s", cfg.resource_version);
     }

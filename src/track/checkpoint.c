@@ -12,6 +12,7 @@
 #include "track/status.h"
 
 #define FORMAT "workflow-watcher-checkpoint"
+#define JOURNAL_RELIST "#relist"
 
 /* Appends "key":"v" (or null), after a comma unless first. */
 static ww_rc put_str(ww_buf *b, int first, const char *key, const char *v) {
@@ -49,7 +50,7 @@ ww_rc ww_checkpoint_write(const ww_tracker *t, const ww_ckpt_identity *id, ww_bu
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
     ww_buf h;
     ww_buf_init(&h, 1 << 20);
-    rc = ww_buf_printf(&h, "{\"format\":\"" FORMAT "\",\"version\":1,\"written\":\"%s\"", when);
+    rc = ww_buf_printf(&h, "{\"format\":\"" FORMAT "\",\"version\":2,\"written\":\"%s\"", when);
     if (!rc) rc = put_str(&h, 0, "server", id->server);
     if (!rc) rc = put_str(&h, 0, "resource", id->resource);
     if (!rc) rc = put_str(&h, 0, "selector", id->selector ? id->selector : "");
@@ -59,13 +60,21 @@ ww_rc ww_checkpoint_write(const ww_tracker *t, const ww_ckpt_identity *id, ww_bu
     if (!rc) rc = put_str(&h, 0, "kind", t->kind);
     if (!rc) rc = ww_buf_puts(&h, ",\"streams\":[");
     for (size_t i = 0; i < t->n_streams && !rc; i++) {
+        const ww_stream *s = &t->streams[i];
         rc = ww_buf_puts(&h, i ? ",{" : "{");
-        if (!rc) rc = put_str(&h, 1, "namespace", t->streams[i].namespace_);
-        if (!rc) rc = put_str(&h, 0, "resourceVersion", t->streams[i].rv);
+        if (!rc) rc = put_str(&h, 1, "namespace", s->namespace_);
+        if (!rc) rc = put_str(&h, 0, "resourceVersion", s->rv);
+        /* a snapshot in progress over the RV, or one that must be redone */
+        if (!rc && s->listed && (s->open || !s->rv[0])) rc = ww_buf_puts(&h, ",\"relist\":true");
         if (!rc) rc = ww_buf_puts(&h, "}");
     }
-    uLong crc = crc32_z(0L, (const Bytef *)out->p, body_len);
-    if (!rc) rc = ww_buf_printf(&h, "],\"objects\":%zu,\"crc32\":\"%08lx\"}\n", n, crc);
+    /* streams of namespaces not watched now, as they were */
+    if (!rc && t->dormant.len) rc = ww_buf_append(&h, t->dormant.p, t->dormant.len);
+    if (!rc) rc = ww_buf_printf(&h, "],\"objects\":%zu", n);
+    /* The crc covers the header (RVs, identity) and the object lines. */
+    uLong crc = crc32_z(0L, (const Bytef *)h.p, h.len);
+    if (body_len) crc = crc32_z(crc, (const Bytef *)out->p, body_len); /* (a NULL buffer would reset it) */
+    if (!rc) rc = ww_buf_printf(&h, ",\"crc32\":\"%08lx\"}\n", crc);
     if (!rc) rc = ww_buf_append(out, h.p, h.len); /* room for the header */
     if (!rc) {
         memmove(out->p + h.len, out->p, body_len);
@@ -126,9 +135,17 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
     const char *body = nl + 1;
     size_t blen = n - (size_t)(body - data);
     char crc_now[16];
-    snprintf(crc_now, sizeof crc_now, "%08lx", crc32_z(0L, (const Bytef *)body, blen));
-    if (!cJSON_IsNumber(ver) || ver->valuedouble != 1) {
-        snprintf(err, errsz, "checkpoint format version %g is not 1 (written by a newer workflow-watcher?)",
+    /* Version 2's crc covers the header up to ,"crc32" too; version 1's
+     * only the object lines. */
+    uLong crc = 0L;
+    if (cJSON_IsNumber(ver) && ver->valuedouble == 2) {
+        const char *c = memmem(data, (size_t)(nl - data), ",\"crc32\":", 9);
+        if (c) crc = crc32_z(0L, (const Bytef *)data, (size_t)(c - data));
+    }
+    if (blen) crc = crc32_z(crc, (const Bytef *)body, blen);
+    snprintf(crc_now, sizeof crc_now, "%08lx", crc);
+    if (!cJSON_IsNumber(ver) || (ver->valuedouble != 1 && ver->valuedouble != 2)) {
+        snprintf(err, errsz, "checkpoint format version %g is not 1 or 2 (written by a newer workflow-watcher?)",
                  cJSON_IsNumber(ver) ? ver->valuedouble : -1.0);
         rc = WW_EPROTO;
     } else if (!cJSON_IsNumber(objects) || !(objects->valuedouble >= 0 && objects->valuedouble <= 1e15) ||
@@ -137,8 +154,8 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
         snprintf(err, errsz, "the checkpoint header lacks objects (a count), streams or crc32");
         rc = WW_EPROTO;
     } else if (strcmp(crc_s, crc_now)) {
-        snprintf(err, errsz, "the checkpoint is damaged: crc32 of its %zu bytes of objects is %s, the header says %s",
-                 blen, crc_now, crc_s);
+        snprintf(err, errsz, "the checkpoint is damaged: crc32 of its header and %zu bytes of objects is %s, the "
+                 "header says %s", blen, crc_now, crc_s);
         rc = WW_EPROTO;
     } else if (!same(jstr(h, "resource"), id->resource) || !same(jstr(h, "selector"), id->selector) ||
                !same(jstr(h, "fieldSelector"), id->field_selector)) {
@@ -161,14 +178,36 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
         snprintf(t->api_version, sizeof t->api_version, "%s", jstr(h, "apiVersion"));
         snprintf(t->kind, sizeof t->kind, "%s", jstr(h, "kind"));
     }
+    const char *written = jstr(h, "written");
+    struct tm wt;
+    memset(&wt, 0, sizeof wt);
+    if (written && strptime(written, "%Y-%m-%dT%H:%M:%SZ", &wt)) t->loaded_written = (long long)timegm(&wt);
     const cJSON *s;
+    int all_listed = 0; /* a stream of all namespaces had listed: new namespace streams diff, not skip */
     cJSON_ArrayForEach(s, streams) {
         const char *ns = jstr(s, "namespace"), *rv = jstr(s, "resourceVersion");
-        for (size_t i = 0; i < t->n_streams; i++)
-            if ((!ns && !t->streams[i].namespace_) ||
-                (ns && t->streams[i].namespace_ && !strcmp(ns, t->streams[i].namespace_)))
-                snprintf(t->streams[i].rv, sizeof t->streams[i].rv, "%s", rv ? rv : "");
+        int relist = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "relist"));
+        int listed = relist || (rv && rv[0]);
+        int matched = 0;
+        for (size_t i = 0; i < t->n_streams; i++) {
+            ww_stream *st = &t->streams[i];
+            if ((!ns && !st->namespace_) || (ns && st->namespace_ && !strcmp(ns, st->namespace_))) {
+                /* An open snapshot at the save: list again, never replay. */
+                snprintf(st->rv, sizeof st->rv, "%s", relist || !rv ? "" : rv);
+                st->listed = listed;
+                matched = 1;
+            }
+        }
+        if (!ns && listed) all_listed = 1;
+        /* A namespace not watched now keeps its stream for when it is. */
+        if (!matched && ns && watched(t, ns) == 0) {
+            char *txt = cJSON_PrintUnformatted(s);
+            if (!txt || ww_buf_puts(&t->dormant, ",") || ww_buf_puts(&t->dormant, txt)) rc = WW_ENOMEM;
+            free(txt);
+        }
     }
+    for (size_t i = 0; i < t->n_streams; i++)
+        if (all_listed && t->streams[i].namespace_) t->streams[i].listed = 1;
     size_t want = (size_t)objects->valuedouble, got = 0, dropped = 0;
     const char *p = body, *end = body + blen;
     while (p < end && !rc) {
@@ -186,12 +225,11 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
             rc = WW_EPROTO;
             break;
         }
-        if (watched(t, f[1])) {
-            rc = ww_index_put(&t->index, f[0], f[1], f[2], f[3], 0, ww_phase_parse(f[4]),
-                              (uint32_t)strtoul(f[5], NULL, 16));
-            if (!rc && nf == 7) ww_index_get(&t->index, f[0])->pending = 1;
-        } else
-            dropped++;
+        /* Objects of namespaces not watched now are kept, undiffed, so
+         * their deletion is still published once they are watched again. */
+        rc = ww_index_put(&t->index, f[0], f[1], f[2], f[3], 0, ww_phase_parse(f[4]), (uint32_t)strtoul(f[5], NULL, 16));
+        if (!rc && nf == 7) ww_index_get(&t->index, f[0])->pending = 1;
+        if (!watched(t, f[1])) dropped++;
         got++;
         p = le + 1;
     }
@@ -200,33 +238,96 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
         rc = WW_EPROTO;
     }
     if (!rc && dropped)
-        ww_info("store", "dropped %zu objects of namespaces no longer watched from the checkpoint", dropped);
+        ww_info("store",
+                "the checkpoint knows %zu objects of namespaces not watched now; they are kept, and compared "
+                "with the API server when their namespace is watched again (--reset-checkpoint drops them)",
+                dropped);
     cJSON_Delete(h);
     return rc;
+}
+
+/* A journal record is "FIELDS TAB crc32-of-FIELDS NEWLINE", so a record
+ * damaged by a torn write or merged with another is recognised, not trusted. */
+static ww_rc journal_line(ww_buf *out, const char *fields) {
+    uLong crc = crc32_z(0L, (const Bytef *)fields, strlen(fields));
+    return ww_buf_printf(out, "%s\t%08lx\n", fields, crc);
 }
 
 ww_rc ww_checkpoint_journal_record(const ww_commit *op, ww_buf *out) {
     const ww_objmeta *m = &op->meta;
     if (!clean(m->uid) || !clean(m->ns) || !clean(m->name) || !clean(m->rv)) return WW_OK;
-    return ww_buf_printf(out, "%s\t%s\t%s\t%s\n", m->uid, m->ns, m->name, m->rv);
+    char f[1024];
+    if (snprintf(f, sizeof f, "%s\t%s\t%s\t%s", m->uid, m->ns, m->name, m->rv) >= (int)sizeof f) return WW_OK;
+    return journal_line(out, f);
 }
 
-ww_rc ww_checkpoint_read_journal(ww_tracker *t, const char *data, size_t n, size_t *applied) {
-    *applied = 0;
+ww_rc ww_checkpoint_journal_open_marker(const ww_tracker *t, size_t stream, ww_buf *out) {
+    const char *ns = t->streams[stream].namespace_;
+    char f[512];
+    snprintf(f, sizeof f, "%s\t%s", JOURNAL_RELIST, ns ? ns : "*");
+    return journal_line(out, f);
+}
+
+/* Every stream lists first (and diffs) at this start. */
+static void relist_all(ww_tracker *t) {
+    for (size_t i = 0; i < t->n_streams; i++) {
+        ww_stream *s = &t->streams[i];
+        if (s->rv[0]) s->listed = 1;
+        s->rv[0] = 0;
+    }
+}
+
+ww_rc ww_checkpoint_read_journal(ww_tracker *t, const char *data, size_t n, size_t *applied, size_t *damaged) {
+    *applied = *damaged = 0;
     const char *p = data, *end = data + n;
     while (p < end) {
         const char *le = memchr(p, '\n', (size_t)(end - p));
         if (!le) break; /* torn last record: its batch was never published */
         char line[1024];
-        char *f[4];
-        if (split_line(p, le, &line, f, 4) != 4 || !f[0][0] || !f[3][0]) return WW_EPROTO;
-        if (watched(t, f[1]) && !ww_index_get(&t->index, f[0])) {
+        char *f[6];
+        int nf = split_line(p, le, &line, f, 6);
+        p = le + 1;
+        /* the checksum is the last field; it covers the text before it */
+        const char *crc_s = nf >= 3 && nf <= 5 ? f[nf - 1] : NULL;
+        int ok = crc_s && strlen(crc_s) == 8;
+        if (ok) {
+            size_t fl = (size_t)(crc_s - 1 - line);
+            char want[16];
+            /* split_line cut the copy at tabs: rebuild the fields' text */
+            char text[1024];
+            memcpy(text, line, fl);
+            for (size_t k = 0; k < fl; k++)
+                if (!text[k]) text[k] = '\t';
+            snprintf(want, sizeof want, "%08lx", crc32_z(0L, (const Bytef *)text, fl));
+            ok = !strcmp(want, crc_s);
+        }
+        if (ok && nf == 3 && !strcmp(f[0], JOURNAL_RELIST)) {
+            /* a snapshot was open over the RV: list again, never replay */
+            for (size_t i = 0; i < t->n_streams; i++) {
+                ww_stream *s = &t->streams[i];
+                const char *ns = s->namespace_ ? s->namespace_ : "*";
+                if (!strcmp(ns, f[1])) {
+                    if (s->rv[0]) s->listed = 1;
+                    s->rv[0] = 0;
+                }
+            }
+            continue;
+        }
+        if (!ok || nf != 5 || !f[0][0] || !f[3][0]) {
+            (*damaged)++;
+            continue;
+        }
+        if (!ww_index_get(&t->index, f[0])) {
             ww_rc rc = ww_index_put(&t->index, f[0], f[1], f[2], f[3], 0, 0, 0);
             if (rc) return rc;
             ww_index_get(&t->index, f[0])->pending = 1;
             (*applied)++;
         }
-        p = le + 1;
+    }
+    /* A damaged record may have been a marker: relisting is always safe. */
+    if (*damaged) {
+        relist_all(t);
+        t->journal_damaged = 1;
     }
     return WW_OK;
 }

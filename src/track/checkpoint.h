@@ -38,11 +38,18 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
                          size_t errsz);
 
 /* The journal (store.h): one record per object about to be published for
- * the first time, "uid TAB namespace TAB name TAB resourceVersion NEWLINE". */
+ * the first time, "uid TAB namespace TAB name TAB resourceVersion TAB crc",
+ * and a marker "#relist TAB namespace-or-* TAB crc" before the first message
+ * of a snapshot that is open over the stream's RV (tracker.h); crc is the
+ * crc32 of the text before it, in 8 hex digits. */
 ww_rc ww_checkpoint_journal_record(const ww_commit *op, ww_buf *out);
+ww_rc ww_checkpoint_journal_open_marker(const ww_tracker *t, size_t stream, ww_buf *out);
 /* Applies journal records read at start: each object the index does not
- * know becomes a pending entry; *applied counts them. A torn last record is
- * ignored; WW_EPROTO for another malformed line. */
-ww_rc ww_checkpoint_read_journal(ww_tracker *t, const char *data, size_t n, size_t *applied);
+ * know becomes a pending entry (*applied counts them), a marker makes its
+ * stream list first. A torn last record is ignored. A damaged record (bad
+ * checksum or fields) is skipped and counted in *damaged, and then every
+ * stream lists first, since a skipped marker must not let a watch replay.
+ * Errors: WW_ENOMEM only. */
+ww_rc ww_checkpoint_read_journal(ww_tracker *t, const char *data, size_t n, size_t *applied, size_t *damaged);
 
 #endif

@@ -95,6 +95,7 @@ ww_rc ww_index_put(ww_index *ix, const char *uid, const char *ns, const char *na
     e->phase = phase;
     e->digest = digest;
     e->pending = 0;
+    e->seen_stream = 0;
     return WW_OK;
 }
 

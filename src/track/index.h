@@ -18,6 +18,7 @@ typedef struct {
     uint8_t tomb;      /* 1: deleted slot (keeps probe chains intact) */
     uint8_t phase;     /* WW_PHASE_* */
     uint8_t pending;   /* journaled: may have been published, delivery not confirmed */
+    uint8_t seen_stream; /* the stream whose snapshot generation seen_gen is */
 } ww_index_entry;
 
 typedef struct {

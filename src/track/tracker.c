@@ -23,6 +23,7 @@ ww_rc ww_tracker_init(ww_tracker *t, char *const *namespaces, size_t n, ww_chang
     if (n > WW_MAX_STREAMS) return WW_EINVAL;
     ww_index_init(&t->index);
     ww_buf_init(&t->scratch, 1 << 16);
+    ww_buf_init(&t->dormant, 1 << 24);
     t->n_streams = n ? n : 1;
     for (size_t i = 0; i < n; i++)
         if (!(t->streams[i].namespace_ = strdup(namespaces[i]))) return WW_ENOMEM;
@@ -34,12 +35,37 @@ ww_rc ww_tracker_init(ww_tracker *t, char *const *namespaces, size_t n, ww_chang
 void ww_tracker_free(ww_tracker *t) {
     ww_index_free(&t->index);
     ww_buf_free(&t->scratch);
+    ww_buf_free(&t->dormant);
     for (size_t i = 0; i < t->n_streams; i++) free(t->streams[i].namespace_);
 }
 
 void ww_tracker_forget(ww_tracker *t) {
     ww_index_free(&t->index);
-    for (size_t i = 0; i < t->n_streams; i++) t->streams[i].rv[0] = 0;
+    ww_buf_reset(&t->dormant);
+    t->loaded_written = 0;
+    t->journal_damaged = 0;
+    for (size_t i = 0; i < t->n_streams; i++) {
+        ww_stream *s = &t->streams[i];
+        s->rv[0] = 0;
+        s->listed = s->open = s->open_durable = 0;
+    }
+}
+
+static int in_stream(const ww_stream *s, const ww_index_entry *e);
+
+void ww_tracker_drop_unwatched(ww_tracker *t) {
+    size_t n = 0;
+    ww_buf_reset(&t->dormant);
+    for (size_t i = 0; i < t->index.cap; i++) {
+        ww_index_entry *e = &t->index.slots[i];
+        if (!e->key) continue;
+        int w = 0;
+        for (size_t k = 0; k < t->n_streams && !w; k++) w = in_stream(&t->streams[k], e);
+        if (w) continue;
+        ww_index_del(&t->index, e->key);
+        n++;
+    }
+    if (n) ww_info("track", "--reset-checkpoint: forgot %zu objects of namespaces not watched now", n);
 }
 
 /* Both decimal (etcd revisions always are): 1 if a <= b. Kubernetes calls
@@ -143,7 +169,7 @@ static ww_rc snapshot_end(ww_tracker *t, size_t stream, const ww_delta *d) {
     size_t n = 0;
     for (size_t i = 0; i < t->index.cap && !rc; i++) {
         ww_index_entry *e = &t->index.slots[i];
-        if (!e->key || e->seen_gen == s->gen || !in_stream(s, e)) continue;
+        if (!e->key || (e->seen_stream == stream && e->seen_gen == s->gen) || !in_stream(s, e)) continue;
         const char *r = ww_index_rv(e);
         rc = ww_buf_append(&gone, e->key, (size_t)(r + strlen(r) + 1 - e->key));
         n++;
@@ -157,6 +183,7 @@ static ww_rc snapshot_end(ww_tracker *t, size_t stream, const ww_delta *d) {
     if (rc) return rc;
     ww_commit op;
     prepare(&op, WW_OP_NONE, stream, NULL, d->rv);
+    op.end = 1;
     return t->emit(t->ud, NULL, &op);
 }
 
@@ -171,8 +198,11 @@ ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d) {
     switch (d->type) {
     case WW_DELTA_SNAPSHOT_BEGIN:
         s->gen++;
-        s->recovering = s->rv[0] != 0;
-        s->initial = !s->rv[0];
+        s->recovering = s->listed || s->rv[0] != 0;
+        /* Over a checkpoint RV a crash must relist; a stream without one
+         * lists at the next start anyway. */
+        s->open = s->rv[0] != 0;
+        s->open_durable = 0;
         return WW_OK;
     case WW_DELTA_SNAPSHOT_ITEM: {
         if (!m->uid[0]) {
@@ -184,20 +214,27 @@ ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d) {
         }
         ww_index_entry *e = ww_index_get(&t->index, m->uid);
         ww_change_type ty = e ? WW_CHANGE_MODIFIED : WW_CHANGE_ADDED;
+        /* Known and changed: the states between were not observed, even in
+         * a stream's first list (objects journaled before a crash in it). */
+        int recovered = s->recovering;
         if (e) {
             e->seen_gen = s->gen;
+            e->seen_stream = (uint8_t)stream;
             int same = !strcmp(ww_index_rv(e), m->rv);
             if (!e->pending && same) return WW_OK;
             /* Journaled, maybe never delivered: publish it again, as the
              * ADDED it was first published as, or as a later state. */
             if (e->pending && same) ty = WW_CHANGE_ADDED;
+            if (!same) recovered = 1;
         }
         prepare_put(t, &op, stream, m, d->object, s->gen, NULL);
-        if (s->initial && t->skip_initial) {
+        /* --initial-state=skip: only what the index does not know, in a
+         * stream's first list; a known object's change is a real change. */
+        if (!e && !s->listed && t->skip_initial) {
             t->stats.skipped++;
             return t->emit(t->ud, NULL, &op);
         }
-        return out(t, ty, none, d->object, s->recovering, &op);
+        return out(t, ty, none, d->object, recovered, &op);
     }
     case WW_DELTA_SNAPSHOT_END: return snapshot_end(t, stream, d);
     case WW_DELTA_ADDED:
@@ -234,15 +271,30 @@ ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d) {
 ww_rc ww_tracker_commit(ww_tracker *t, const ww_commit *op) {
     ww_rc rc = WW_OK;
     const ww_objmeta *m = &op->meta;
-    if (op->kind == WW_OP_PUT)
+    if (op->kind == WW_OP_PUT) {
         rc = ww_index_put(&t->index, m->uid, m->ns, m->name, m->rv, op->gen, op->phase, op->digest);
-    else if (op->kind == WW_OP_DEL)
+        if (!rc) ww_index_get(&t->index, m->uid)->seen_stream = (uint8_t)op->stream;
+    } else if (op->kind == WW_OP_DEL)
         ww_index_del(&t->index, m->uid);
-    if (!rc && op->rv[0] && op->stream < t->n_streams) {
+    if (!rc && op->stream < t->n_streams) {
         ww_stream *s = &t->streams[op->stream];
-        memcpy(s->rv, op->rv, sizeof s->rv);
+        if (op->rv[0]) memcpy(s->rv, op->rv, sizeof s->rv);
+        if (op->end) {
+            s->listed = 1;
+            s->open = s->open_durable = 0;
+        }
     }
     return rc;
+}
+
+int ww_tracker_needs_open_marker(const ww_tracker *t, const ww_commit *op) {
+    if (op->stream >= t->n_streams) return 0;
+    const ww_stream *s = &t->streams[op->stream];
+    return s->open && !s->open_durable;
+}
+
+void ww_tracker_open_durable(ww_tracker *t, size_t stream) {
+    if (stream < t->n_streams && t->streams[stream].open) t->streams[stream].open_durable = 1;
 }
 
 int ww_tracker_unknown(ww_tracker *t, const ww_commit *op) {
@@ -253,6 +305,10 @@ ww_rc ww_tracker_mark_pending(ww_tracker *t, const ww_commit *op) {
     const ww_objmeta *m = &op->meta;
     if (ww_index_get(&t->index, m->uid)) return WW_OK;
     ww_rc rc = ww_index_put(&t->index, m->uid, m->ns, m->name, m->rv, op->gen, op->phase, op->digest);
-    if (!rc) ww_index_get(&t->index, m->uid)->pending = 1;
+    if (!rc) {
+        ww_index_entry *e = ww_index_get(&t->index, m->uid);
+        e->pending = 1;
+        e->seen_stream = (uint8_t)op->stream;
+    }
     return rc;
 }

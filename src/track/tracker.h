@@ -54,6 +54,7 @@ typedef struct {
     uint16_t stream;
     uint32_t digest; /* PUT */
     uint32_t gen;    /* PUT */
+    uint8_t end;     /* the end of a snapshot: the stream's list is complete */
     char rv[64];     /* the stream's checkpoint once this is committed; "" leaves it */
     ww_objmeta meta; /* PUT, DEL */
 } ww_commit;
@@ -63,12 +64,21 @@ typedef struct {
  * --initial-state=skip). */
 typedef ww_rc (*ww_change_fn)(void *ud, const ww_change *c, const ww_commit *op);
 
+/* A stream's state. A snapshot that publishes while the stream has a
+ * checkpoint RV is "open": from then until its end is committed, a restart
+ * must relist rather than watch from the RV, because the watch would replay
+ * states older than those the snapshot published (a relist without 410
+ * still has the history). So the store learns of an open snapshot (a
+ * journal marker, or "relist" in a save) before its first message goes
+ * out, and a stream loaded with "relist" lists first. */
 typedef struct {
     char *namespace_; /* NULL: all namespaces */
-    char rv[64];      /* committed checkpoint; "" before the first complete list */
+    char rv[64];      /* committed checkpoint; "" when the stream must list first */
     uint32_t gen;     /* current snapshot generation */
+    int listed;       /* a list of this stream was complete once: a snapshot is a diff, not the initial state */
     int recovering;   /* the current snapshot follows an earlier one or a stored checkpoint */
-    int initial;      /* the current snapshot is this stream's first ever */
+    int open;         /* a snapshot is in progress over a checkpoint RV (see above) */
+    int open_durable; /* the store knows it is open */
 } ww_stream;
 
 typedef struct {
@@ -87,6 +97,9 @@ typedef struct {
     ww_buf scratch;
     char id[512];
     ww_tracker_stats stats;
+    long long loaded_written; /* when the loaded checkpoint was saved (Unix time), 0: none */
+    int journal_damaged;      /* damaged journal records were skipped at start */
+    ww_buf dormant;           /* checkpoint streams of namespaces not watched now, kept as JSON */
     ww_change_fn emit;
     void *ud;
 } ww_tracker;
@@ -97,6 +110,9 @@ void ww_tracker_free(ww_tracker *t);
 /* Forgets every object and resourceVersion (a checkpoint that was only
  * partly read before it was refused). */
 void ww_tracker_forget(ww_tracker *t);
+/* Forgets the objects and streams of namespaces not watched now
+ * (--reset-checkpoint). */
+void ww_tracker_drop_unwatched(ww_tracker *t);
 /* Feeds one delta of a stream. Returns what emit returned, or ENOMEM. */
 ww_rc ww_tracker_feed(ww_tracker *t, size_t stream, const ww_delta *d);
 /* Applies a prepared state change (its message was acknowledged). */
@@ -104,6 +120,10 @@ ww_rc ww_tracker_commit(ww_tracker *t, const ww_commit *op);
 /* 1 if op is about to publish an object the index does not know (its
  * journal record must be durable before it is published). */
 int ww_tracker_unknown(ww_tracker *t, const ww_commit *op);
+/* 1 if publishing op needs the stream's open snapshot made durable first
+ * (a journal marker; then ww_tracker_open_durable). */
+int ww_tracker_needs_open_marker(const ww_tracker *t, const ww_commit *op);
+void ww_tracker_open_durable(ww_tracker *t, size_t stream);
 /* Records that op's object may have been published: a pending index entry
  * (a relist publishes it again if it is still there, and a recovered
  * DELETED if it is gone; a replayed watch event is not suppressed). */

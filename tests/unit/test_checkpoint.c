@@ -72,7 +72,7 @@ static void test_round_trip(void **state) {
     sample(&b);
     /* the header is one JSON line, then one line per object */
     assert_non_null(strstr(b.p, "\"format\":\"workflow-watcher-checkpoint\""));
-    assert_non_null(strstr(b.p, "\"version\":1"));
+    assert_non_null(strstr(b.p, "\"version\":2"));
     assert_non_null(strstr(b.p, "\"objects\":4"));
     assert_non_null(strstr(b.p, "\"streams\":[{\"namespace\":null,\"resourceVersion\":\"12345\"}]"));
     assert_non_null(strstr(b.p, "\"server\":\"https://10.0.0.1:6443\""));
@@ -377,7 +377,7 @@ static void test_streams_by_namespace(void **state) {
     ww_tracker_free(&t);
 
     /* now watching c and b (in another order): b resumes, c starts fresh,
-     * a's objects are dropped */
+     * a's objects and stream are kept (undiffed) for when a is watched again */
     char *cb[] = {"c", "b"};
     init(&t, cb, 2);
     char err[512];
@@ -385,10 +385,31 @@ static void test_streams_by_namespace(void **state) {
     assert_string_equal(t.streams[0].namespace_, "c");
     assert_string_equal(t.streams[0].rv, "");
     assert_string_equal(t.streams[1].rv, "200");
+    assert_int_equal(t.index.len, 2);
+    assert_entry(&t, "ua", "a", "wa", "90", WW_PHASE_RUNNING, 5);
+    assert_entry(&t, "ub", "b", "wb", "190", WW_PHASE_FAILED, 6);
+    ww_buf b2;
+    ww_buf_init(&b2, 1 << 16);
+    assert_int_equal(ww_checkpoint_write(&t, &ID, &b2), WW_OK);
+    ww_tracker_free(&t);
+    /* ... and a is watched again: it resumes where it was */
+    init(&t, ab, 2);
+    assert_int_equal(read_into(&t, &ID, b2.p, b2.len, err, sizeof err), WW_OK);
+    assert_string_equal(t.streams[0].rv, "100");
+    assert_string_equal(t.streams[1].rv, "200");
+    assert_int_equal(t.index.len, 2);
+    ww_tracker_free(&t);
+    /* --reset-checkpoint forgets what is not watched */
+    init(&t, cb, 2);
+    assert_int_equal(read_into(&t, &ID, b2.p, b2.len, err, sizeof err), WW_OK);
+    ww_tracker_drop_unwatched(&t);
     assert_int_equal(t.index.len, 1);
     assert_null(ww_index_get(&t.index, "ua"));
-    assert_entry(&t, "ub", "b", "wb", "190", WW_PHASE_FAILED, 6);
+    ww_buf_reset(&b2);
+    assert_int_equal(ww_checkpoint_write(&t, &ID, &b2), WW_OK);
+    assert_null(strstr(b2.p, "\"namespace\":\"a\""));
     ww_tracker_free(&t);
+    ww_buf_free(&b2);
 
     /* all namespaces now: every object kept, but no stream to resume */
     init(&t, NULL, 0);
@@ -398,14 +419,16 @@ static void test_streams_by_namespace(void **state) {
     ww_tracker_free(&t);
     ww_buf_free(&b);
 
-    /* an all-namespaces checkpoint read for one namespace: its objects kept,
-     * cluster-scoped and other namespaces' dropped, the stream starts fresh */
+    /* an all-namespaces checkpoint read for one namespace: every object kept
+     * (only ns1's are diffed), the stream lists first, as a diff (the
+     * all-namespaces stream had listed) */
     sample(&b);
     char *ns1[] = {"ns1"};
     init(&t, ns1, 1);
     assert_int_equal(read_into(&t, &ID, b.p, b.len, err, sizeof err), WW_OK);
     assert_string_equal(t.streams[0].rv, "");
-    assert_int_equal(t.index.len, 2);
+    assert_true(t.streams[0].listed);
+    assert_int_equal(t.index.len, 4);
     assert_non_null(ww_index_get(&t.index, "u1"));
     assert_non_null(ww_index_get(&t.index, "u4"));
     ww_tracker_free(&t);
