@@ -31,6 +31,7 @@ typedef struct {
 typedef struct {
     ww_commit op;
     int has_msg;
+    int done;        /* acknowledged, or set aside as rejected: never sent again */
     size_t off, len; /* message bytes in data */
     size_t id_off;   /* id in ids */
 } entry;
@@ -47,6 +48,9 @@ struct ww_pipeline {
     size_t n, cap, n_msgs;
     ww_msg *msgs;
     ww_ack *acks;
+    size_t *sent;        /* entry index of each message of the current publish() call */
+    const char **keyset; /* keys of the current call (open addressing), 2 * batch_messages + 2 slots */
+    size_t keyset_cap;
     ww_buf data, ids, blob, jrec;
     double batch_start;
     double deadline; /* 0 until a stop was requested */
@@ -126,6 +130,8 @@ static ww_rc save(ww_pipeline *p, int force) {
     ww_buf_free(&p->blob);
     ww_buf_init(&p->blob, (size_t)1 << 32);
     p->st.saves++;
+    /* the saved header says "relist" for every open snapshot */
+    for (size_t s = 0; s < p->t->n_streams; s++) ww_tracker_open_durable(p->t, s);
     p->dirty = 0;
     p->unsaved = 0;
     ww_debug("store", "checkpoint saved: %zu objects, %zu bytes", p->t->index.len, p->blob.len);
@@ -192,15 +198,26 @@ static void nap(ww_pipeline *p, double s) {
 static ww_rc journal(ww_pipeline *p, size_t from) {
     if (!p->store || !p->store->type->journal_append) return WW_OK; /* a store that keeps nothing */
     ww_buf_reset(&p->jrec);
-    size_t n = 0;
+    size_t n = 0, markers = 0;
+    uint64_t marked = 0; /* streams whose open snapshot gets a marker in this append */
     for (size_t i = from; i < p->n; i++) {
         entry *e = &p->ents[i];
-        if (!e->has_msg || !ww_tracker_unknown(p->t, &e->op)) continue;
-        ww_rc rc = ww_checkpoint_journal_record(&e->op, &p->jrec);
+        if (!e->has_msg || e->done) continue;
+        ww_rc rc = WW_OK;
+        /* The marker goes first: a crash after this append relists the
+         * stream rather than replaying older states after these. */
+        if (ww_tracker_needs_open_marker(p->t, &e->op) && !(marked >> e->op.stream & 1)) {
+            marked |= (uint64_t)1 << e->op.stream;
+            rc = ww_checkpoint_journal_open_marker(p->t, e->op.stream, &p->jrec);
+            markers++;
+        }
+        if (!rc && ww_tracker_unknown(p->t, &e->op)) {
+            rc = ww_checkpoint_journal_record(&e->op, &p->jrec);
+            n++;
+        }
         if (rc) return rc;
-        n++;
     }
-    if (!n) return WW_OK;
+    if (!n && !markers) return WW_OK;
     char err[1024] = "";
     ww_rc rc = ww_store_journal_append(p->store, p->jrec.p, p->jrec.len, err, sizeof err);
     if (rc == WW_ECONFLICT) {
@@ -214,6 +231,8 @@ static ww_rc journal(ww_pipeline *p, size_t from) {
         return rc;
     }
     p->st.journaled += n;
+    for (size_t s = 0; s < p->t->n_streams; s++)
+        if (marked >> s & 1) ww_tracker_open_durable(p->t, s);
     for (size_t i = from; i < p->n; i++) {
         entry *e = &p->ents[i];
         if (!e->has_msg || e->op.kind != WW_OP_PUT) continue;
@@ -243,19 +262,57 @@ static void reset_batch(ww_pipeline *p) {
     ww_buf_reset(&p->ids);
 }
 
-/* Publishes the batch until every message is acknowledged or set aside.
+static uint64_t key_hash(const char *k) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *k; k++) h = (h ^ (unsigned char)*k) * 1099511628211ull;
+    return h;
+}
+
+/* Adds key to the current call's set: 0 if it was there already. */
+static int key_add(ww_pipeline *p, const char *key) {
+    size_t mask = p->keyset_cap - 1, i = (size_t)key_hash(key) & mask;
+    for (; p->keyset[i]; i = (i + 1) & mask)
+        if (!strcmp(p->keyset[i], key)) return 0;
+    p->keyset[i] = key;
+    return 1;
+}
+
+/* Picks the messages of the next publish() call from entries from..n that
+ * are not done yet: per object (key), only the oldest one, unless the sink
+ * acknowledges in order (sink.h). So a message is never in flight while an
+ * earlier one of its object is unacknowledged, whatever the sink answers. */
+static size_t pick(ww_pipeline *p, size_t from) {
+    int ordered = p->sink->type->in_order;
+    memset(p->keyset, 0, p->keyset_cap * sizeof *p->keyset);
+    size_t k = 0;
+    for (size_t i = from; i < p->n; i++) {
+        entry *e = &p->ents[i];
+        if (!e->has_msg || e->done) continue;
+        const char *key = e->op.meta.uid[0] ? e->op.meta.uid : NULL;
+        /* a later message of a key already in the call waits (and marks
+         * nothing: the key stays taken) */
+        if (key && !ordered && !key_add(p, key)) continue;
+        p->msgs[k] = (ww_msg){{p->data.p + e->off, e->len}, p->ids.p + e->id_off, key};
+        p->sent[k++] = i;
+    }
+    return k;
+}
+
+/* Publishes the batch until every message is acknowledged or set aside,
+ * and commits their prepared state strictly in order.
  * WW_ESTOP when the grace period ran out first (nothing more is committed),
  * another error when the watcher must stop. */
 static ww_rc flush(ww_pipeline *p) {
     size_t done = 0;
     unsigned attempts = 0;
-    while (done < p->n) {
-        while (done < p->n && !p->ents[done].has_msg) {
+    for (;;) {
+        while (done < p->n && (!p->ents[done].has_msg || p->ents[done].done)) {
             ww_rc rc = commit(p, &p->ents[done++].op);
             if (rc) return rc;
         }
         if (done == p->n) break;
-        /* Objects published for the first time are journaled first. */
+        /* Objects published for the first time are journaled first (and
+         * a snapshot open over its stream's RV is marked). */
         ww_rc rc = journal(p, done);
         if (rc == WW_ECONFLICT) return rc;
         if (rc) {
@@ -264,13 +321,7 @@ static ww_rc flush(ww_pipeline *p) {
             if ((rc = back_off(p, &attempts, rc == WW_ETOOBIG, "cannot journal the batch"))) return rc;
             continue;
         }
-        size_t k = 0;
-        for (size_t i = done; i < p->n; i++) {
-            entry *e = &p->ents[i];
-            if (!e->has_msg) continue;
-            p->msgs[k] = (ww_msg){{p->data.p + e->off, e->len}, p->ids.p + e->id_off, e->op.meta.uid};
-            k++;
-        }
+        size_t k = pick(p, done);
         rc = ww_sink_publish(p->sink, p->msgs, k, p->acks);
         p->st.batches++;
         if (rc != WW_OK && rc != WW_RETRY) {
@@ -280,27 +331,24 @@ static ww_rc flush(ww_pipeline *p) {
                      ww_strerror(rc), k);
             return rc;
         }
-        int blocked = 0;
-        for (size_t i = done, j = 0; i < p->n && !blocked; i++) {
-            entry *e = &p->ents[i];
-            if (e->has_msg) {
-                ww_ack a = p->acks[j];
-                const ww_msg *m = &p->msgs[j++];
-                if (a == WW_ACK_RETRY) {
-                    blocked = 1;
-                    break;
-                }
-                if (a == WW_ACK_REJECT && (rc = rejected(p, m))) return rc;
-                if (a == WW_ACK_OK) p->st.acked++;
+        size_t retry = 0;
+        for (size_t j = 0; j < k; j++) {
+            entry *e = &p->ents[p->sent[j]];
+            if (p->acks[j] == WW_ACK_RETRY) {
+                retry++;
+                continue;
             }
-            if ((rc = commit(p, &e->op))) return rc;
-            done++;
+            if (p->acks[j] == WW_ACK_REJECT && (rc = rejected(p, &p->msgs[j]))) return rc;
+            if (p->acks[j] == WW_ACK_OK) p->st.acked++;
+            e->done = 1;
         }
-        if (!blocked) break;
-        size_t left = 0;
-        for (size_t i = done; i < p->n; i++) left += (size_t)p->ents[i].has_msg;
+        if (!retry) continue; /* next: the messages held back behind their object's earlier one */
+        /* what was acknowledged before the first retry is committed (and
+         * saved) before the wait */
+        while (done < p->n && (!p->ents[done].has_msg || p->ents[done].done))
+            if ((rc = commit(p, &p->ents[done++].op))) return rc;
         char what[64];
-        snprintf(what, sizeof what, "the sink did not take %zu messages", left);
+        snprintf(what, sizeof what, "the sink did not take %zu messages", retry);
         if ((rc = back_off(p, &attempts, 0, what))) return rc;
     }
     if (attempts) ww_info("pipeline", "the sink took the batch after %u retries", attempts);
@@ -324,6 +372,7 @@ static ww_rc on_change(void *ud, const ww_change *c, const ww_commit *op) {
     entry *e = &p->ents[p->n];
     e->op = *op;
     e->has_msg = c != NULL;
+    e->done = 0;
     if (c) {
         e->off = p->data.len;
         ww_rc rc = ww_encode_raw(c, &p->data);
@@ -362,12 +411,16 @@ ww_rc ww_pipeline_new(const ww_pipeline_opts *o, ww_tracker *t, ww_sink *sink, w
     p->ents = malloc(p->cap * sizeof *p->ents);
     p->msgs = malloc((o->batch_messages + 1) * sizeof *p->msgs);
     p->acks = malloc((o->batch_messages + 1) * sizeof *p->acks);
+    p->sent = malloc((o->batch_messages + 1) * sizeof *p->sent);
+    for (p->keyset_cap = 16; p->keyset_cap < 2 * (o->batch_messages + 1); p->keyset_cap *= 2) {
+    }
+    p->keyset = malloc(p->keyset_cap * sizeof *p->keyset);
     ww_buf_init(&p->data, o->batch_bytes + o->max_message + 65536);
     ww_buf_init(&p->ids, 1 << 30);
     ww_buf_init(&p->blob, (size_t)1 << 32);
     ww_buf_init(&p->jrec, (size_t)1 << 30);
     ww_backoff_init(&p->bo, 0.5, 30, 120, (uint64_t)time(NULL) ^ (uint64_t)getpid());
-    if (!p->ents || !p->msgs || !p->acks) {
+    if (!p->ents || !p->msgs || !p->acks || !p->sent || !p->keyset) {
         ww_pipeline_free(p);
         return WW_ENOMEM;
     }
@@ -387,7 +440,15 @@ ww_rc ww_pipeline_new(const ww_pipeline_opts *o, ww_tracker *t, ww_sink *sink, w
 
 ww_rc ww_pipeline_run(ww_pipeline *p) {
     ww_rc rc = WW_OK;
-    p->last_save = ww_now();
+    /* The save interval counts from the loaded checkpoint's save, so a
+     * watcher killed soon after its start re-delivers at most one
+     * interval's worth; without a checkpoint the first save is due at once. */
+    double age = p->o.save_interval_s;
+    if (p->t->loaded_written) {
+        age = (double)((long long)time(NULL) - p->t->loaded_written);
+        if (age < 0) age = 0;
+    }
+    p->last_save = ww_now() - age;
     for (;;) {
         if (past_deadline(p)) {
             rc = WW_ESTOP;
@@ -447,6 +508,8 @@ void ww_pipeline_free(ww_pipeline *p) {
     free(p->ents);
     free(p->msgs);
     free(p->acks);
+    free(p->sent);
+    free(p->keyset);
     ww_buf_free(&p->data);
     ww_buf_free(&p->ids);
     ww_buf_free(&p->blob);

@@ -175,4 +175,4 @@ static const char *fi_reason(void *state, const ww_msg *m) {
     return "longer than the sink's max-message-bytes";
 }
 
-const ww_sink_type ww_sink_file = {"file", fi_open, fi_publish, fi_flush, fi_close, fi_reason};
+const ww_sink_type ww_sink_file = {"file", fi_open, fi_publish, fi_flush, fi_close, fi_reason, 1};

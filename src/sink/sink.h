@@ -4,7 +4,15 @@
  * publish() reports per message: acknowledged (durable at the destination),
  * retry later, or rejected for good. "Acknowledged" never means "handed to
  * a library". It returns WW_OK or WW_RETRY (some message must be retried);
- * anything else means the sink is broken for good and the watcher stops. */
+ * anything else means the sink is broken for good and the watcher stops.
+ *
+ * Per-object order: the pipeline never hands one publish() call two
+ * messages of the same key, and never a message while an earlier one of its
+ * key is unacknowledged; so a sink may acknowledge the messages of one call
+ * in any combination. A sink that sets in_order never acknowledges a
+ * message after one of the same call it answered "retry" for (an append-only
+ * file or stream): it may be given several messages of one key, in order. Acknowledged messages are never
+ * published again by the same process; the state is committed in order. */
 #ifndef WW_SINK_H
 #define WW_SINK_H
 
@@ -31,6 +39,7 @@ typedef struct ww_sink_type {
     /* Why a message was rejected, for the log and the dead-letter file
      * (NULL: the sink never rejects). */
     const char *(*reject_reason)(void *state, const ww_msg *m);
+    int in_order; /* nothing acknowledged after a retry within one call (see above) */
 } ww_sink_type;
 
 struct ww_sink {

@@ -67,4 +67,4 @@ static ww_rc so_flush(void *state) {
 
 static void so_close(void *state) { (void)state; }
 
-const ww_sink_type ww_sink_stdout = {"stdout", so_open, so_publish, so_flush, so_close, NULL};
+const ww_sink_type ww_sink_stdout = {"stdout", so_open, so_publish, so_flush, so_close, NULL, 1};
