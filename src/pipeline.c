@@ -302,18 +302,25 @@ static size_t pick(ww_pipeline *p, size_t from) {
  * and commits their prepared state strictly in order.
  * WW_ESTOP when the grace period ran out first (nothing more is committed),
  * another error when the watcher must stop. */
+/* Commits the entries from *done on that need nothing more, in order. */
+static ww_rc commit_prefix(ww_pipeline *p, size_t *done) {
+    while (*done < p->n && (!p->ents[*done].has_msg || p->ents[*done].done)) {
+        ww_rc rc = commit(p, &p->ents[(*done)++].op);
+        if (rc) return rc;
+    }
+    return WW_OK;
+}
+
 static ww_rc flush(ww_pipeline *p) {
     size_t done = 0;
     unsigned attempts = 0;
     for (;;) {
-        while (done < p->n && (!p->ents[done].has_msg || p->ents[done].done)) {
-            ww_rc rc = commit(p, &p->ents[done++].op);
-            if (rc) return rc;
-        }
+        ww_rc rc = commit_prefix(p, &done);
+        if (rc) return rc;
         if (done == p->n) break;
         /* Objects published for the first time are journaled first (and
          * a snapshot open over its stream's RV is marked). */
-        ww_rc rc = journal(p, done);
+        rc = journal(p, done);
         if (rc == WW_ECONFLICT) return rc;
         if (rc) {
             /* A save empties the journal (a full one answers WW_ETOOBIG). */
@@ -338,15 +345,18 @@ static ww_rc flush(ww_pipeline *p) {
                 retry++;
                 continue;
             }
-            if (p->acks[j] == WW_ACK_REJECT && (rc = rejected(p, &p->msgs[j]))) return rc;
+            if (p->acks[j] == WW_ACK_REJECT && (rc = rejected(p, &p->msgs[j]))) {
+                /* stopping: what was acknowledged before it stays acknowledged */
+                commit_prefix(p, &done);
+                return rc;
+            }
             if (p->acks[j] == WW_ACK_OK) p->st.acked++;
             e->done = 1;
         }
         if (!retry) continue; /* next: the messages held back behind their object's earlier one */
         /* what was acknowledged before the first retry is committed (and
          * saved) before the wait */
-        while (done < p->n && (!p->ents[done].has_msg || p->ents[done].done))
-            if ((rc = commit(p, &p->ents[done++].op))) return rc;
+        if ((rc = commit_prefix(p, &done))) return rc;
         char what[64];
         snprintf(what, sizeof what, "the sink did not take %zu messages", retry);
         if ((rc = back_off(p, &attempts, 0, what))) return rc;

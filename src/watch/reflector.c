@@ -19,8 +19,9 @@
 
 typedef enum {
     END_CLEAN,    /* server closed the stream: re-watch from rv */
-    END_RETRY,    /* transport failure, 429, torn/garbage/oversized line: back off, same rv */
-    END_RELIST,   /* 410, ERROR event, most HTTP errors: back off, relist */
+    END_RETRY,    /* errors that do not imply lost history (transport, 5xx, 429, ERROR events other than
+                   * 410, a quick close, torn/garbage/oversized lines): back off, re-watch from the same rv */
+    END_RELIST,   /* 410 (at once, unless it repeats), a too-large rv, no rv to resume from: relist */
     END_FALLBACK, /* streaming list not usable: use paged LIST */
     END_FATAL,
     END_STOP,
@@ -39,6 +40,10 @@ typedef struct {
     double retry_after;     /* from the last error response, -1 if none */
     int refused;            /* the server answered 401/403 */
     int gone;               /* the last failure was a 410 */
+    int gone_streak;        /* 410s in a row without a complete list between: only a repeated one backs off */
+    char gap_from[RV_MAX];  /* where the watch was when the history was found gone */
+    char gap_named[RV_MAX]; /* the oldest RV the 410 said the server still has */
+    double gap_t;           /* when */
     /* per watch */
     ww_framer fr;
     int initial; /* inside a streaming list's initial events */
@@ -152,6 +157,37 @@ static long status_of(ww_span obj, char *msg, size_t msgsz, char *reason, size_t
     return code;
 }
 
+/* Remembers where the history was found gone, for the log line at the end
+ * of the relist (the 410's message names the oldest RV the server has:
+ * "too old resource version: 100 (150)"). */
+static void note_gap(refl *r, const char *msg) {
+    memcpy(r->gap_from, r->rv, RV_MAX);
+    r->gap_named[0] = 0;
+    const char *p = strchr(msg, '(');
+    if (p) {
+        size_t n = strspn(p + 1, "0123456789");
+        if (n && n < RV_MAX) {
+            memcpy(r->gap_named, p + 1, n);
+            r->gap_named[n] = 0;
+        }
+    }
+    r->gap_t = ww_now();
+}
+
+/* A list is complete: if it closed a gap, how long the gap was. What was
+ * created and deleted inside it was never seen; states inside it were
+ * coalesced into the list's. */
+static void gap_closed(refl *r, const char *list_rv) {
+    r->gone_streak = 0;
+    if (!r->gap_t) return;
+    ww_info("watch",
+            "%s: gap closed: the watch was at resourceVersion %s, the 410 named %s, the relist is at %s, %.1f s "
+            "after the 410; objects created and deleted in between were never seen",
+            r->name, r->gap_from[0] ? r->gap_from : "(none)", r->gap_named[0] ? r->gap_named : "(not said)", list_rv,
+            ww_now() - r->gap_t);
+    r->gap_t = 0;
+}
+
 static void set_end(refl *r, watch_end why, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_end(refl *r, watch_end why, const char *fmt, ...) {
     va_list ap;
@@ -188,13 +224,18 @@ static ww_rc on_line(void *ud, const char *line, size_t n) {
         int too_large;
         long code = status_of(obj, msg, sizeof msg, reason, sizeof reason, &too_large);
         r->gone = code == 410;
-        if (code == 410)
+        if (code == 410) {
+            note_gap(r, msg);
             set_end(r, END_RELIST, "410 %s: %s", reason, msg);
-        else if (code == 429)
+        } else if (code == 429)
             set_end(r, END_RETRY, "429 %s: %s", reason, msg);
-        else
+        else if (too_large) {
             set_end(r, END_RELIST, "ERROR event %ld %s: %s", code, reason, msg);
-        return WW_EGONE;
+            r->rv[0] = 0;
+        }
+        else
+            set_end(r, END_RETRY, "ERROR event %ld %s: %s", code, reason, msg);
+        return WW_EWATCH;
     }
     ww_delta_type dt;
     if (strcmp(type, "ADDED") == 0)
@@ -228,6 +269,7 @@ static ww_rc on_line(void *ud, const char *line, size_t n) {
             r->snapshot_done = 1;
             rc = emit(r, WW_DELTA_SNAPSHOT_END, none, none, rv, NULL);
             ww_info("watch", "%s: streaming list complete at resourceVersion %s", r->name, rv);
+            gap_closed(r, rv);
         } else if (r->initial) {
             return WW_OK; /* a progress bookmark inside the initial events: RV not usable yet (1.5) */
         } else {
@@ -259,7 +301,7 @@ static ww_rc on_watch_tick(void *ud) {
     refl *r = ud;
     if (r->initial && ww_now() - r->last_byte > r->o->watch_list_silence_s) {
         set_end(r, END_FALLBACK, "no initial-events-end bookmark after %.0f s of silence", r->o->watch_list_silence_s);
-        return WW_ETOOBIG; /* any non-OK: abort */
+        return WW_EABORT;
     }
     return WW_OK;
 }
@@ -279,6 +321,7 @@ static watch_end http_error(refl *r, const char *verb, ww_resp *resp) {
     }
     if (s == 410) {
         r->gone = 1;
+        note_gap(r, msg);
         set_end(r, END_RELIST, "HTTP 410 %s: %s", reason, msg);
         return END_RELIST;
     }
@@ -294,8 +337,13 @@ static watch_end http_error(refl *r, const char *verb, ww_resp *resp) {
     }
     if (s == 400 || s == 404 || s == 422) {
         /* A bad selector or a resource the server does not serve: retrying
-         * will not help, but a CRD may appear later, so 404 only relists. */
-        if (s != 404) {
+         * will not help (a 404 is retried: see below). */
+        if (s == 404) {
+            /* The resource is not served (yet): a CRD may appear later. */
+            set_end(r, END_RETRY, "%s: HTTP 404 %s: %s", verb, reason, msg);
+            return END_RETRY;
+        }
+        {
             const char *ls = r->o->label_selector, *fs = r->o->field_selector;
             set_end(r, END_FATAL, "%s %s: HTTP %ld %s: %s%s%s%s%s%s%s%s%s", verb, r->o->resource, s, reason, msg,
                     ls || fs ? " (check" : "", ls ? " --selector \"" : "", ls ? ls : "", ls ? "\"" : "",
@@ -304,8 +352,10 @@ static watch_end http_error(refl *r, const char *verb, ww_resp *resp) {
             return END_FATAL;
         }
     }
-    set_end(r, END_RELIST, "%s: HTTP %ld %s: %s", verb, s, reason, msg);
-    return END_RELIST;
+    /* Other errors (5xx without Retry-After, ...) do not mean history was
+     * lost: re-watch from the same RV with backoff, as client-go does. */
+    set_end(r, END_RETRY, "%s: HTTP %ld %s: %s", verb, s, reason, msg);
+    return END_RETRY;
 }
 
 static watch_end do_watch(refl *r, int streaming) {
@@ -362,8 +412,8 @@ static watch_end do_watch(refl *r, int streaming) {
         set_end(r, END_FALLBACK, "the streaming list ended before its initial-events-end bookmark");
         end = END_FALLBACK;
     } else if (r->nevents == 0 && ww_now() - started < 1.0) {
-        set_end(r, END_RELIST, "the watch closed within 1 s without events");
-        end = END_RELIST;
+        set_end(r, END_RETRY, "the watch closed within 1 s without events");
+        end = END_RETRY;
     } else {
         end = END_CLEAN;
     }
@@ -454,6 +504,7 @@ static watch_end do_list(refl *r) {
     }
     if (emit(r, WW_DELTA_SNAPSHOT_END, none, none, list_rv, NULL)) return END_STOP;
     memcpy(r->rv, list_rv, RV_MAX);
+    gap_closed(r, list_rv);
     ww_info("watch", "%s: listed %lu %s at resourceVersion %s", r->name, items, r->o->resource, list_rv);
     return END_CLEAN;
 }
@@ -519,12 +570,21 @@ ww_rc ww_reflector_run(ww_kube_client *c, const ww_reflector_opts *o, ww_reflect
             continue;
         }
         r.st->reconnects++;
-        double wait = ww_backoff_next(&r.bo, ww_now());
+        double wait;
+        /* A 410 relists at once: the relist is the remedy, and every second
+         * of waiting widens the gap. Only a 410 that repeats backs off. */
+        if (end == END_RELIST && r.gone && r.gone_streak++ == 0)
+            wait = 0;
+        else
+            wait = ww_backoff_next(&r.bo, ww_now());
         if (r.retry_after > wait) wait = r.retry_after;
         if (end == END_RELIST) {
             if (r.gone) r.st->relists_gone++;
             need_list = 1;
-            ww_warn("watch", "%s: %s; relisting in %.1f s", r.name, r.why_msg, wait);
+            if (wait > 0)
+                ww_warn("watch", "%s: %s; relisting in %.1f s", r.name, r.why_msg, wait);
+            else
+                ww_warn("watch", "%s: %s; relisting at once", r.name, r.why_msg);
         } else {
             if (!r.rv[0]) need_list = 1;
             ww_warn("watch", "%s: %s; %s in %.1f s", r.name, r.why_msg,

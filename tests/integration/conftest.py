@@ -132,7 +132,15 @@ class Watcher:
             with self._lock:
                 sink.append(raw)
 
+    def _drained(self):
+        """Once the process has exited, waits for the readers to take what it
+        wrote (they run behind it)."""
+        if self.proc.poll() is not None:
+            self._t_out.join(timeout=10)
+            self._t_err.join(timeout=10)
+
     def events(self):
+        self._drained()
         with self._lock:
             return [json.loads(l) for l in self.lines]
 
@@ -141,6 +149,7 @@ class Watcher:
             return list(self.lines)
 
     def log_text(self):
+        self._drained()
         with self._lock:
             return b"".join(self.logs).decode(errors="replace")
 

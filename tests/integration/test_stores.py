@@ -70,12 +70,17 @@ def sink_names(path):
 
 
 def parse_journal(text):
-    """Journal records: {uid: (namespace, name, rv)}; every line complete."""
+    """Journal records: {uid: (namespace, name, rv)}; every line complete,
+    with the crc32 of its fields last (open-snapshot markers are skipped)."""
     assert text is not None, "no journal"
     assert text == "" or text.endswith("\n"), repr(text)
     out = {}
     for line in text.split("\n")[:-1]:
-        f = line.split("\t")
+        body, _, crc = line.rpartition("\t")
+        assert crc == "%08x" % zlib.crc32(body.encode()), repr(line)
+        f = body.split("\t")
+        if f[0] == "#relist":
+            continue
         assert len(f) == 4, repr(line)
         out[f[0]] = tuple(f[1:])
     return out
@@ -291,16 +296,16 @@ def test_configmap_split_into_parts(cluster, watcher_factory):
         assert len(base64.b64decode(part.binary_data["part"])) <= 2000
 
     # changes: a new generation of parts is committed, the old one deleted
-    for n in names[:10]:
-        cluster.patch_wf(ns, n, {"status": {"phase": "Succeeded"}})
+    patched = {n: cluster.patch_wf(ns, n, {"status": {"phase": "Succeeded"}})["metadata"]["resourceVersion"]
+               for n in names[:10]}
     w1.wait_events(lambda ev: len(ev) == 70, what="10 MODIFIED")
 
     def next_generation():
         c = settled()
         if not c or int(c[0].data["generation"]) <= gen1:
             return None
-        phases = {r[2]: r[4] for r in c[2]}
-        return c if all(phases[n] == "Succeeded" for n in names[:10]) else None
+        rvs = {r[2]: r[3] for r in c[2]}
+        return c if all(rvs[n] == patched[n] for n in names[:10]) else None
 
     cm2, header2, _ = wait_until(next_generation, what="a newer generation with the 10 changes")
     parts2 = cm2.data["parts"].split(",")
@@ -415,8 +420,8 @@ def test_configmap_large_checkpoint_in_one_configmap(cluster, watcher_factory):
                                   what="a checkpoint of 600 objects")
     assert int(cm.data["compressed-bytes"]) > 80 * 1024
     assert "parts" not in cm.data
-    cluster.patch_wf(ns, names[0], {"status": {"phase": "Running"}})
-    wait_until(lambda: {r[2]: r[4] for r in cm_checkpoint(cluster, ns, "large")[2]}[names[0]] == "Running",
+    rv0 = cluster.patch_wf(ns, names[0], {"status": {"phase": "Running"}})["metadata"]["resourceVersion"]
+    wait_until(lambda: {r[2]: r[3] for r in cm_checkpoint(cluster, ns, "large")[2]}[names[0]] == rv0,
                what="an update of the large ConfigMap")
     assert w1.stop() == 0
     assert "cannot save" not in w1.log_text()
@@ -489,10 +494,10 @@ def test_configmap_cleanup_without_rights_is_a_warning(cluster, watcher_factory,
     cm, _, _ = wait_until(lambda: (c := cm_checkpoint(cluster, ns, "limited")) and c[1]["objects"] == 60 and c,
                           what="a split checkpoint")
     gen1 = int(cm.data["generation"])
-    cluster.patch_wf(ns, names[0], {"status": {"phase": "Failed"}})
+    rv0 = cluster.patch_wf(ns, names[0], {"status": {"phase": "Failed"}})["metadata"]["resourceVersion"]
     cm2, _, rows = wait_until(lambda: (c := cm_checkpoint(cluster, ns, "limited"))
                               and int(c[0].data["generation"]) > gen1 and c, what="a newer generation")
-    assert {r[2]: r[4] for r in rows}[names[0]] == "Failed"
+    assert {r[2]: r[3] for r in rows}[names[0]] == rv0
     # the older generations' parts are still there: nobody could delete them
     existing = set(part_names(cluster, ns, "limited"))
     assert set(cm.data["parts"].split(",")) <= existing
