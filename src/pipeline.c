@@ -14,18 +14,33 @@
 #include "core/log.h"
 #include "encode/encode.h"
 
-/* A delta copied out of the reflector's buffers. */
+/* A delta copied out of the reflector's buffers, sized to what it holds:
+ * the line (or object) bytes, then the metadata strings packed
+ * ("uid\0ns\0name\0rv\0") and the delta's rv, so a bookmark or a small
+ * object costs tens of bytes of overhead, not a whole ww_objmeta. */
 typedef struct {
     ww_qitem q;
     uint16_t stream;
     uint8_t type;
     uint8_t has_meta;
     uint8_t has_rv;
-    ww_objmeta meta;
-    char rv[64];
     size_t line_n, obj_off, obj_n;
     char data[];
 } delta_item;
+
+/* Appends s and its NUL at p; returns the end. */
+static char *put_z(char *p, const char *s) {
+    size_t n = strlen(s) + 1;
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static const char *get_z(const char **p, char *out, size_t outsz) {
+    size_t n = strlen(*p);
+    snprintf(out, outsz, "%s", *p);
+    *p += n + 1;
+    return out;
+}
 
 /* One change (or state-only commit) of the current batch. */
 typedef struct {
@@ -63,16 +78,24 @@ struct ww_pipeline {
 };
 
 ww_rc ww_pipeline_enqueue(ww_queue *q, size_t stream, const ww_delta *d, ww_stop_flag *stop) {
-    size_t bytes = d->line.n ? d->line.n : d->object.n;
-    delta_item *it = malloc(sizeof *it + bytes);
+    size_t bytes = d->line.n ? d->line.n : d->object.n, extra = 0;
+    const ww_objmeta *m = d->meta;
+    if (m) extra += strlen(m->uid) + strlen(m->ns) + strlen(m->name) + strlen(m->rv) + 4;
+    if (d->rv) extra += strnlen(d->rv, 63) + 1;
+    delta_item *it = malloc(sizeof *it + bytes + extra);
     if (!it) return WW_ENOMEM;
-    it->q.size = sizeof *it + bytes;
+    it->q.size = sizeof *it + bytes + extra;
     it->stream = (uint16_t)stream;
     it->type = (uint8_t)d->type;
-    it->has_meta = d->meta != NULL;
-    if (d->meta) it->meta = *d->meta;
+    it->has_meta = m != NULL;
     it->has_rv = d->rv != NULL;
-    snprintf(it->rv, sizeof it->rv, "%s", d->rv ? d->rv : "");
+    char *x = it->data + bytes;
+    if (m) x = put_z(put_z(put_z(put_z(x, m->uid), m->ns), m->name), m->rv);
+    if (d->rv) {
+        size_t n = strnlen(d->rv, 63);
+        memcpy(x, d->rv, n);
+        x[n] = 0;
+    }
     it->line_n = d->line.n;
     it->obj_n = d->object.n;
     it->obj_off = 0;
@@ -472,11 +495,19 @@ ww_rc ww_pipeline_run(ww_pipeline *p) {
         ww_qitem *qi = ww_queue_pop(p->q, timeout);
         if (qi) {
             delta_item *it = (delta_item *)qi;
+            ww_objmeta meta;
+            const char *x = it->data + (it->line_n ? it->line_n : it->obj_n);
+            if (it->has_meta) {
+                get_z(&x, meta.uid, sizeof meta.uid);
+                get_z(&x, meta.ns, sizeof meta.ns);
+                get_z(&x, meta.name, sizeof meta.name);
+                get_z(&x, meta.rv, sizeof meta.rv);
+            }
             ww_delta d = {.type = (ww_delta_type)it->type,
                           .line = {it->data, it->line_n},
                           .object = {it->data + it->obj_off, it->obj_n},
-                          .rv = it->has_rv ? it->rv : NULL,
-                          .meta = it->has_meta ? &it->meta : NULL};
+                          .rv = it->has_rv ? x : NULL,
+                          .meta = it->has_meta ? &meta : NULL};
             /* A snapshot is diffed against acknowledged state only. */
             if (d.type == WW_DELTA_SNAPSHOT_BEGIN && p->n) rc = flush(p);
             if (!rc) rc = ww_tracker_feed(p->t, it->stream, &d);
