@@ -920,6 +920,57 @@ static void test_journal_merged_record_is_damaged(void **state) {
     teardown(&t);
 }
 
+/* --initial-state=skip skips only what the index does not know: after the
+ * namespace set changed (a stream without RV whose objects the index knows),
+ * a known object's change is a real change. */
+static void test_skip_only_unknown_objects(void **state) {
+    (void)state;
+    ww_tracker t;
+    ctx x;
+    char *ns[] = {"ns1"};
+    setup(&t, &x, ns, 1, 1);
+    t.skip_initial = 1;
+    assert_int_equal(ww_index_put(&t.index, "u1", "ns1", "w1", "5", 0, 0, 0), WW_OK);
+    assert_int_equal(begin(&t, 0), WW_OK);
+    assert_int_equal(item(&t, 0, wf("ns1", "w1", "u1", "7", NULL)), WW_OK); /* known, changed */
+    assert_int_equal(item(&t, 0, wf("ns1", "w2", "u2", "8", NULL)), WW_OK); /* unknown: initial state */
+    assert_int_equal(end(&t, 0, "9"), WW_OK);
+    assert_int_equal(x.n, 3);
+    assert_true(x.r[0].has_change);
+    assert_int_equal(x.r[0].type, WW_CHANGE_MODIFIED);
+    assert_true(x.r[0].recovered);
+    assert_string_equal(x.r[0].id, "u1/7");
+    assert_false(x.r[1].has_change); /* recorded only */
+    assert_string_equal(ix_rv(&t, "u2"), "8");
+    assert_true(t.streams[0].listed);
+    teardown(&t);
+}
+
+/* A crash in the first list left journaled (pending) objects; the next
+ * first list finds one changed: published as recovered, since states
+ * between were not observed, though the stream has no RV yet. */
+static void test_changed_pending_object_in_a_first_list_is_recovered(void **state) {
+    (void)state;
+    ww_tracker t;
+    ctx x;
+    setup(&t, &x, NULL, 0, 1);
+    assert_int_equal(ww_index_put(&t.index, "u1", "ns1", "w1", "5", 0, 0, 0), WW_OK);
+    ww_index_get(&t.index, "u1")->pending = 1;
+    assert_int_equal(ww_index_put(&t.index, "u2", "ns1", "w2", "6", 0, 0, 0), WW_OK);
+    ww_index_get(&t.index, "u2")->pending = 1;
+    assert_int_equal(begin(&t, 0), WW_OK);
+    assert_int_equal(item(&t, 0, wf("ns1", "w1", "u1", "7", NULL)), WW_OK);
+    assert_int_equal(item(&t, 0, wf("ns1", "w2", "u2", "6", NULL)), WW_OK);
+    assert_int_equal(item(&t, 0, wf("ns1", "w3", "u3", "8", NULL)), WW_OK);
+    assert_int_equal(x.r[0].type, WW_CHANGE_MODIFIED);
+    assert_true(x.r[0].recovered);
+    assert_int_equal(x.r[1].type, WW_CHANGE_ADDED); /* the same state again: as first published */
+    assert_false(x.r[1].recovered);
+    assert_int_equal(x.r[2].type, WW_CHANGE_ADDED); /* initial state */
+    assert_false(x.r[2].recovered);
+    teardown(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_initial_snapshot),
@@ -938,6 +989,8 @@ int main(void) {
         cmocka_unit_test(test_too_many_streams),
         cmocka_unit_test(test_pending_entries),
         cmocka_unit_test(test_load_journal),
+        cmocka_unit_test(test_skip_only_unknown_objects),
+        cmocka_unit_test(test_changed_pending_object_in_a_first_list_is_recovered),
         cmocka_unit_test(test_journal_merged_record_is_damaged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
