@@ -3,7 +3,13 @@
  * save() writes PATH.tmp (mode 0600), fsyncs it, renames it over PATH and
  * fsyncs the folder, so a crash leaves either the old or the new file; then
  * it empties the journal, PATH.journal (appended and fdatasync'ed record by
- * record between saves). */
+ * record between saves).
+ *
+ * The journal holds only whole lines: an append that fails part-way (full
+ * disk, file size limit, fdatasync error) is cut back to where it began,
+ * and a torn last record left by a crash during an append is cut off when
+ * the journal is first opened, so the retried record never merges with a
+ * fragment into one line. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -22,7 +28,8 @@ typedef struct {
     char *tmp;
     char *dir;
     char *journal;
-    int jfd; /* -1 until the first append */
+    int jfd;       /* -1 until the journal is first opened */
+    int jdir_sync; /* we created the journal: fsync the folder before the first record counts */
 } file_store;
 
 static void fs_close(void *state) {
@@ -119,25 +126,84 @@ static ww_rc fs_load(void *state, ww_buf *out, char *err, size_t errsz) {
     return read_file(((file_store *)state)->path, out, err, errsz);
 }
 
+/* fsyncs the folder, so that a file created or renamed in it stays. */
+static int sync_dir(const char *dir) {
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return -1;
+    int r = fsync(dfd);
+    int e = errno;
+    close(dfd);
+    errno = e;
+    return r;
+}
+
+/* Opens the journal once, for reading at start and for appends (created
+ * when create is set; WW_ENOENT when it does not exist and create is not).
+ * A torn last record (a crash during an append) is cut off first: its batch
+ * was never published, and the next record must start a line of its own. */
+static ww_rc journal_open(file_store *f, int create, char *err, size_t errsz) {
+    if (f->jfd >= 0) return WW_OK;
+    int fd = open(f->journal, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && create &&
+        (fd = open(f->journal, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0)
+        f->jdir_sync = 1;
+    if (fd < 0) {
+        if (errno == ENOENT && !create) return WW_ENOENT;
+        snprintf(err, errsz, "cannot open the journal %s: %s", f->journal, strerror(errno));
+        return WW_EIO;
+    }
+    off_t cut;
+    if (ww_cut_torn_tail(fd, &cut) && !cut) {
+        snprintf(err, errsz, "the journal %s ends with a torn record that cannot be cut off: %s", f->journal,
+                 strerror(errno));
+        close(fd);
+        return WW_EIO;
+    }
+    if (cut)
+        ww_warn("store",
+                "cut a torn last record of %lld bytes off the journal %s (a crash during an append; its batch "
+                "was not published)",
+                (long long)cut, f->journal);
+    f->jfd = fd;
+    return WW_OK;
+}
+
 static ww_rc fs_journal_load(void *state, ww_buf *out, char *err, size_t errsz) {
-    return read_file(((file_store *)state)->journal, out, err, errsz);
+    file_store *f = state;
+    ww_rc rc = journal_open(f, 0, err, errsz);
+    return rc ? rc : read_file(f->journal, out, err, errsz);
 }
 
 static ww_rc fs_journal_append(void *state, const char *data, size_t n, char *err, size_t errsz) {
     file_store *f = state;
-    if (f->jfd < 0 && (f->jfd = open(f->journal, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-        snprintf(err, errsz, "cannot open the journal %s: %s", f->journal, strerror(errno));
+    ww_rc rc = journal_open(f, 1, err, errsz);
+    if (rc) return rc;
+    if (f->jdir_sync) {
+        if (sync_dir(f->dir)) {
+            snprintf(err, errsz, "cannot fsync the folder %s after creating the journal: %s", f->dir, strerror(errno));
+            return WW_EIO;
+        }
+        f->jdir_sync = 0;
+    }
+    struct stat st;
+    if (fstat(f->jfd, &st)) {
+        snprintf(err, errsz, "cannot stat the journal %s: %s", f->journal, strerror(errno));
         return WW_EIO;
     }
-    if (ww_write_all(f->jfd, data, n)) {
-        snprintf(err, errsz, "cannot append to the journal %s: %s", f->journal, strerror(errno));
-        return WW_EIO;
+    const char *what = ww_write_all(f->jfd, data, n) ? "append to" : fdatasync(f->jfd) ? "fdatasync" : NULL;
+    if (!what) return WW_OK;
+    int e = errno;
+    /* The append is retried whole: a fragment of it (or a record not known
+     * to be on disk) must not stay before it. */
+    if (ftruncate(f->jfd, st.st_size) || fdatasync(f->jfd)) {
+        /* reopened (and its torn tail cut) before the next append */
+        ww_warn("store", "cannot cut the journal %s back to %lld bytes after a failed append: %s", f->journal,
+                (long long)st.st_size, strerror(errno));
+        close(f->jfd);
+        f->jfd = -1;
     }
-    if (fdatasync(f->jfd)) {
-        snprintf(err, errsz, "cannot fdatasync the journal %s: %s", f->journal, strerror(errno));
-        return WW_EIO;
-    }
-    return WW_OK;
+    snprintf(err, errsz, "cannot %s the journal %s: %s", what, f->journal, strerror(e));
+    return WW_EIO;
 }
 
 static ww_rc fs_save(void *state, const char *data, size_t n, char *err, size_t errsz) {
@@ -160,11 +226,7 @@ static ww_rc fs_save(void *state, const char *data, size_t n, char *err, size_t 
         unlink(f->tmp);
         return WW_EIO;
     }
-    int dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    (void)sync_dir(f->dir);
     /* The new checkpoint covers every journal record. */
     if (f->jfd >= 0 ? ftruncate(f->jfd, 0) || fdatasync(f->jfd) : truncate(f->journal, 0) && errno != ENOENT)
         ww_warn("store", "cannot empty the journal %s: %s (its records are covered by the checkpoint)", f->journal,
