@@ -9,14 +9,24 @@
  * disk, file size limit, fdatasync error) is cut back to where it began,
  * and a torn last record left by a crash during an append is cut off when
  * the journal is first opened, so the retried record never merges with a
- * fragment into one line. */
+ * fragment into one line.
+ *
+ * One watcher per checkpoint: open() takes flock(LOCK_EX) on PATH.lock (PATH
+ * itself is replaced by rename, so its inode cannot carry the lock) and
+ * writes the holder's pid, host and start time into it; a second watcher
+ * fails with WW_ECONFLICT and names the first. The kernel drops the lock
+ * when the holder dies. PATH.lock is never removed: a watcher that unlinked
+ * it would let a third one lock a new file while a second still holds the
+ * old one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/io.h"
@@ -28,6 +38,8 @@ typedef struct {
     char *tmp;
     char *dir;
     char *journal;
+    char *lock;
+    int lfd;       /* PATH.lock, locked while we run */
     int jfd;       /* -1 until the journal is first opened */
     int jdir_sync; /* we created the journal: fsync the folder before the first record counts */
 } file_store;
@@ -36,10 +48,12 @@ static void fs_close(void *state) {
     file_store *f = state;
     if (!f) return;
     if (f->jfd >= 0) close(f->jfd);
+    if (f->lfd >= 0) close(f->lfd); /* drops the lock */
     free(f->path);
     free(f->tmp);
     free(f->dir);
     free(f->journal);
+    free(f->lock);
     free(f);
 }
 
@@ -57,6 +71,53 @@ static int mkdirs(const char *dir) {
     return 0;
 }
 
+/* Who holds the lock, as its lock file says: the first line, printable
+ * characters only (the file may hold anything). */
+static void lock_holder(int fd, char *out, size_t outsz) {
+    char buf[256];
+    ssize_t r = pread(fd, buf, sizeof buf - 1, 0);
+    size_t n = 0;
+    for (ssize_t i = 0; i < r && buf[i] != '\n' && n + 1 < outsz; i++)
+        out[n++] = buf[i] >= 0x20 && buf[i] < 0x7f ? buf[i] : '?';
+    out[n] = '\0';
+    /* taken a moment ago, not written yet */
+    if (!n) snprintf(out, outsz, "another process");
+}
+
+/* Takes the lock on PATH.lock for as long as the store is open. */
+static ww_rc take_lock(file_store *f, const char *url, char *err, size_t errsz) {
+    f->lfd = open(f->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (f->lfd < 0) {
+        snprintf(err, errsz, "--checkpoint %s: cannot open the lock file %s: %s", url, f->lock, strerror(errno));
+        return WW_EIO;
+    }
+    int r;
+    while ((r = flock(f->lfd, LOCK_EX | LOCK_NB)) && errno == EINTR) {}
+    if (r && errno == EWOULDBLOCK) {
+        char who[200];
+        lock_holder(f->lfd, who, sizeof who);
+        snprintf(err, errsz, "--checkpoint %s: %s is locked by %s; another workflow-watcher uses this checkpoint", url,
+                 f->lock, who);
+        return WW_ECONFLICT;
+    }
+    if (r) {
+        snprintf(err, errsz, "--checkpoint %s: cannot lock %s: %s", url, f->lock, strerror(errno));
+        return WW_EIO;
+    }
+    char host[256], since[32], line[400];
+    if (gethostname(host, sizeof host)) snprintf(host, sizeof host, "unknown-host");
+    host[sizeof host - 1] = '\0';
+    time_t now = time(NULL);
+    struct tm tm;
+    if (!gmtime_r(&now, &tm) || !strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(since, sizeof since, "%lld", (long long)now);
+    int n = snprintf(line, sizeof line, "pid %ld on host %s since %s\n", (long)getpid(), host, since);
+    /* only for the message of a second watcher: the lock holds without it */
+    if (ftruncate(f->lfd, 0) || pwrite(f->lfd, line, (size_t)n, 0) != n)
+        ww_warn("store", "cannot write our pid into the lock file %s: %s", f->lock, strerror(errno));
+    return WW_OK;
+}
+
 static ww_rc fs_open(const char *url, const ww_store_env *env, void **state, char *err, size_t errsz) {
     (void)env;
     const char *path = url + strlen("file://");
@@ -66,10 +127,11 @@ static ww_rc fs_open(const char *url, const ww_store_env *env, void **state, cha
     }
     file_store *f = calloc(1, sizeof *f);
     if (!f) return WW_ENOMEM;
-    f->jfd = -1;
+    f->jfd = f->lfd = -1;
     f->path = strdup(path);
     char *d = strdup(path);
-    if (!f->path || !d || asprintf(&f->tmp, "%s.tmp", path) < 0 || asprintf(&f->journal, "%s.journal", path) < 0) {
+    if (!f->path || !d || asprintf(&f->tmp, "%s.tmp", path) < 0 || asprintf(&f->journal, "%s.journal", path) < 0 ||
+        asprintf(&f->lock, "%s.lock", path) < 0) {
         free(d);
         fs_close(f);
         return WW_ENOMEM;
@@ -90,6 +152,11 @@ static ww_rc fs_open(const char *url, const ww_store_env *env, void **state, cha
         snprintf(err, errsz, "--checkpoint %s: %s is a folder; name a file", url, f->path);
         fs_close(f);
         return WW_EINVAL;
+    }
+    ww_rc rc = take_lock(f, url, err, errsz);
+    if (rc) {
+        fs_close(f);
+        return rc;
     }
     *state = f;
     return WW_OK;

@@ -865,3 +865,30 @@ def test_redis_journal_of_another_type_refused(cluster, watcher_factory, redis_s
     assert exit_code(w) == 1
     assert "k:journal holds another type than a list" in w.log_text()
     assert r.client.get("k:journal") == b"not a list"
+
+
+# ---- file:// ----
+
+def test_file_checkpoint_second_watcher_refused(cluster, watcher_factory, tmp_path):
+    """Two watchers on one file checkpoint would overwrite each other's saves:
+    the second is refused at start (PATH.lock) and names the first."""
+    ns = cluster.namespace("file")
+    ckpt = tmp_path / "ckpt"
+    args = ["--kubeconfig", cluster.kubeconfig, "--namespace", ns, "--checkpoint", f"file://{ckpt}", *SAVE_FAST]
+    w1 = watcher_factory([*args, "--sink", f"file://{tmp_path / 'out1.jsonl'}"])
+    w1.wait_ready()
+    w2 = watcher_factory([*args, "--sink", f"file://{tmp_path / 'out2.jsonl'}"])
+    # exit 2 once main.c maps WW_ECONFLICT at store open (1 before that)
+    assert exit_code(w2) != 0
+    text = messages(w2)
+    assert f"{ckpt}.lock is locked by pid {w1.proc.pid} on host {socket.gethostname()} since " in text, text
+    assert "another workflow-watcher uses this checkpoint" in text
+    assert sink_names(str(tmp_path / "out2.jsonl")) == []
+
+    # the first one goes on; once it stopped, the checkpoint is free again
+    cluster.create_wf(ns, "a")
+    wait_until(lambda: sink_names(str(tmp_path / "out1.jsonl")) == ["a"], what="a in the sink")
+    assert w1.stop() == 0
+    w3 = watcher_factory([*args, "--sink", f"file://{tmp_path / 'out3.jsonl'}"])
+    w3.wait_log("resuming: 1 known objects")
+    assert w3.stop() == 0

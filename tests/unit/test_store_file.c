@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -192,6 +193,55 @@ static void test_journal_created_and_emptied(void **state) {
     ww_store_close(s);
 }
 
+/* A second watcher on the same checkpoint (here: a second open, which is a
+ * second open file description, as in another process) is refused with
+ * WW_ECONFLICT and told who holds it; once the first closes, it is free. */
+static void test_second_open_is_refused(void **state) {
+    fixture *fx = *state;
+    ww_store *s1 = open_store(fx);
+    char lock[192], host[256], want[400];
+    snprintf(lock, sizeof lock, "%s/ckpt.lock", fx->dir);
+    assert_int_equal(gethostname(host, sizeof host), 0);
+    snprintf(want, sizeof want, "pid %ld on host %s since 20", (long)getpid(), host);
+    char *text = slurp(lock);
+    assert_non_null(strstr(text, want));
+    assert_int_equal(text[strlen(text) - 1], '\n');
+    free(text);
+
+    ww_store *s2 = NULL;
+    char err[512] = "";
+    assert_int_equal(ww_store_open(fx->url, NULL, &s2, err, sizeof err), WW_ECONFLICT);
+    assert_null(s2);
+    char msg[700];
+    snprintf(msg, sizeof msg, "%s is locked by %s", lock, want);
+    if (!strstr(err, msg)) fail_msg("\"%s\" lacks \"%s\"", err, msg);
+    assert_non_null(strstr(err, "; another workflow-watcher uses this checkpoint"));
+
+    ww_store_close(s1);
+    ww_store *s3 = open_store(fx);
+    ww_store_close(s3);
+}
+
+/* Whatever the lock file holds, the message shows one line of printable
+ * characters; an empty one (taken a moment ago) says so. */
+static void test_lock_holder_text_is_sanitised(void **state) {
+    fixture *fx = *state;
+    char lock[192];
+    snprintf(lock, sizeof lock, "%s/ckpt.lock", fx->dir);
+    write_file(lock, "");
+    int fd = open(lock, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    ww_store *s = NULL;
+    char err[512] = "";
+    assert_int_equal(ww_store_open(fx->url, NULL, &s, err, sizeof err), WW_ECONFLICT);
+    assert_non_null(strstr(err, "is locked by another process; another workflow-watcher"));
+    assert_int_equal(pwrite(fd, "pid 7\x1b[31m\tx\nsecond line", 25, 0), 25);
+    assert_int_equal(ww_store_open(fx->url, NULL, &s, err, sizeof err), WW_ECONFLICT);
+    if (!strstr(err, "is locked by pid 7?[31m?x; another")) fail_msg("%s", err);
+    close(fd);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_failed_append_is_cut_back, setup, teardown),
@@ -199,6 +249,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_torn_tail_cut_before_first_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_only_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_created_and_emptied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_open_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_holder_text_is_sanitised, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
