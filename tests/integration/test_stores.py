@@ -451,6 +451,47 @@ def test_configmap_damaged_checkpoint_refused(cluster, watcher_factory):
     assert read_cm(cluster, ns, "theirs").data == {"x": "1"}
 
 
+def put_inline_checkpoint(cluster, ns, name, comp, size):
+    """A ConfigMap as the watcher writes an unsplit checkpoint, holding the
+    compressed bytes comp (with their right crc32) and data["bytes"] = size
+    (None: left out)."""
+    data = {"format": "workflow-watcher checkpoint, zlib-compressed in binaryData",
+            "compressed-bytes": str(len(comp)), "crc32": "%08x" % zlib.crc32(comp),
+            "generation": "0", "writer": "a test", "save": "1"}
+    if size is not None:
+        data["bytes"] = str(size)
+    cluster.core.create_namespaced_config_map(ns, {
+        "metadata": {"name": name, "labels": {MANAGED_BY: "workflow-watcher"}},
+        "data": data, "binaryData": {"checkpoint": base64.b64encode(comp).decode()}})
+
+
+def test_configmap_recorded_size_caps_the_inflate(cluster, watcher_factory):
+    """data["bytes"] is checked before the blob is inflated, and caps it: a
+    blob that inflates to more (64 MiB of zeros in 64 KiB) is refused as soon
+    as it passes the recorded size; a recorded size that no checkpoint can
+    have, or none, is refused before inflating."""
+    ns = cluster.namespace("cm")
+    small = zlib.compress(b"x" * 100)
+    cases = [
+        ("bomb", zlib.compress(bytes(64 << 20), 9), 1000,
+         f'the checkpoint in configmap {ns}/bomb inflates to more than the 1000 bytes data["bytes"] says: it is '
+         'damaged'),
+        ("huge", small, 10 ** 12,
+         f'configmap {ns}/huge: data["bytes"] says the checkpoint is 1000000000000 bytes, more than a checkpoint '
+         'may be (4294967296 bytes): it is damaged'),
+        ("absurd", small, 10 ** 8,
+         f'configmap {ns}/absurd: data["bytes"] says the checkpoint is 100000000 bytes, more than its compressed '
+         f'bytes can hold ({len(small) * 1032 + 1024} bytes)'),
+        ("nosize", small, None, f'configmap {ns}/nosize has no valid data["bytes"]'),
+    ]
+    for name, comp, size, want in cases:
+        put_inline_checkpoint(cluster, ns, name, comp, size)
+        w = watcher_factory(cm_args(cluster, ns, f"configmap://{ns}/{name}"))
+        assert exit_code(w) != 0
+        assert want in messages(w), messages(w)
+        assert w.events() == []
+
+
 def test_configmap_forbidden_names_verb_and_rbac(cluster, watcher_factory):
     """A user without rights on configmaps: the error names the verb, the
     ConfigMap and what the watcher's identity needs."""
