@@ -556,7 +556,7 @@ static ww_rc put_str(ww_buf *b, const char *key, const char *v) {
     return rc;
 }
 
-/* Creates part i of generation gen. WW_AGAIN when the name is taken. */
+/* Creates part i of generation gen. WW_EEXIST when the name is taken. */
 static ww_rc create_part(cm_store *s, unsigned long long gen, size_t i, size_t nparts, const unsigned char *p, size_t n,
                          char *err, size_t errsz) {
     char name[128], what[256];
@@ -585,7 +585,7 @@ static ww_rc create_part(cm_store *s, unsigned long long gen, size_t i, size_t n
     if ((rc = send_req(s, "POST", path.p, &body, &resp, 0, what, err, errsz))) goto out;
     if (resp.status == 201 || resp.status == 200) goto out;
     if (resp.status == 409) {
-        rc = WW_AGAIN;
+        rc = WW_EEXIST;
         goto out;
     }
     rc = http_error(s, &resp, what, err, errsz);
@@ -821,7 +821,7 @@ static ww_rc cm_save(void *state, const char *data, size_t n, char *err, size_t 
                 size_t off = i * s->u.part_bytes, len = clen - off < s->u.part_bytes ? clen - off : s->u.part_bytes;
                 if ((rc = create_part(s, gen, i, nparts, comp + off, len, err, errsz))) break;
             }
-            if (rc != WW_AGAIN) break;
+            if (rc != WW_EEXIST) break;
             if (attempt == 10) {
                 snprintf(err, errsz,
                          "configmap %s: the part names of 10 generations up to %llu were taken: is a second "

@@ -328,6 +328,24 @@ def test_configmap_split_into_parts(cluster, watcher_factory):
     assert w3.events() == []
 
 
+def test_configmap_taken_part_name_uses_the_next_generation(cluster, watcher_factory):
+    """A part name that is taken (a part left by an interrupted save, or
+    anyone's ConfigMap) is not overwritten: the save moves on to the next
+    generation, and the cleanup leaves a ConfigMap without our labels alone."""
+    ns = cluster.namespace("cm")
+    cluster.core.create_namespaced_config_map(ns, {"metadata": {"name": "taken-1-0"}, "data": {"x": "1"}})
+    for i in range(20):
+        cluster.create_wf(ns, f"wf-{i:02d}-{uuid.uuid4().hex}{uuid.uuid4().hex}{uuid.uuid4().hex}")
+    w = watcher_factory(cm_args(cluster, ns, f"configmap://{ns}/taken?part-bytes=1024"))
+    w.wait_events(lambda ev: len(ev) == 20, what="20 ADDED")
+    cm, _, _ = wait_until(lambda: (c := cm_checkpoint(cluster, ns, "taken")) and c[1]["objects"] == 20 and c,
+                          what="a split checkpoint of 20 objects")
+    assert int(cm.data["generation"]) >= 2 and "taken-1-0" not in cm.data["parts"].split(","), cm.data
+    w.wait_log(f"configmap {ns}/taken-1-0 exists already (left by an interrupted save?); using the next generation")
+    assert w.stop() == 0
+    assert read_cm(cluster, ns, "taken-1-0").data == {"x": "1"}
+
+
 def relay_writes(inj):
     """Teaches the fault injector (a GET relay) PUT, POST and DELETE, and to
     forward the next inj.drops PUTs whose path holds inj.drop_answer but drop
