@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/io.h"
 #include "core/log.h"
 #include "sink/sink.h"
 
@@ -39,30 +40,14 @@ static void fi_close(void *state) {
  * it was acknowledged (acks come after fsync), so it is cut off here and the
  * message is sent again in full. */
 static void cut_torn_tail(file_sink *f) {
-    struct stat st;
-    if (fstat(f->fd, &st) || !S_ISREG(st.st_mode) || st.st_size == 0) return;
-    char buf[4096];
-    off_t end = st.st_size, keep = 0;
-    while (end > 0) {
-        off_t start = end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0;
-        ssize_t r = pread(f->fd, buf, (size_t)(end - start), start);
-        if (r <= 0) return;
-        ssize_t i = r - 1;
-        while (i >= 0 && buf[i] != '\n') i--;
-        if (i >= 0) {
-            keep = start + i + 1;
-            break;
-        }
-        end = start;
-    }
-    if (keep == st.st_size) return;
-    if (ftruncate(f->fd, keep) || fsync(f->fd))
+    off_t cut;
+    if (ww_cut_torn_tail(f->fd, &cut))
         ww_warn("sink", "file: %s ends with a torn line that cannot be cut off: %s", f->path, strerror(errno));
-    else
+    else if (cut)
         ww_warn("sink",
                 "file: cut a torn last line of %lld bytes off %s (a crash during a write; it was not "
                 "acknowledged and is sent again)",
-                (long long)(st.st_size - keep), f->path);
+                (long long)cut, f->path);
 }
 
 static ww_rc fi_open(const char *url, void **state, char *err, size_t errsz) {

@@ -329,13 +329,17 @@ static ww_rc append_b64_field(ww_span cm, const char *key, ww_buf *out, const ch
     return rc;
 }
 
-static ww_rc inflate_into(const unsigned char *in, size_t n, ww_buf *out, const char *shown, char *err, size_t errsz) {
+/* Inflates n bytes at in onto out, exactly want bytes (data["bytes"]):
+ * anything else is damage, and a blob that would inflate to more is
+ * refused as soon as it passes want, so damage cannot make it fill memory. */
+static ww_rc inflate_into(const unsigned char *in, size_t n, size_t want, ww_buf *out, const char *shown, char *err,
+                          size_t errsz) {
     z_stream z;
     memset(&z, 0, sizeof z);
     if (inflateInit(&z) != Z_OK) return WW_ENOMEM;
     unsigned char chunk[65536];
     ww_rc rc = WW_OK;
-    size_t off = 0;
+    size_t off = 0, got = 0;
     int zr = Z_OK;
     while (zr != Z_STREAM_END) {
         if (z.avail_in == 0 && off < n) {
@@ -353,18 +357,59 @@ static ww_rc inflate_into(const unsigned char *in, size_t n, ww_buf *out, const 
             rc = zr == Z_MEM_ERROR ? WW_ENOMEM : WW_EPROTO;
             break;
         }
-        if ((rc = ww_buf_append(out, chunk, sizeof chunk - z.avail_out))) {
-            if (rc == WW_ETOOBIG)
-                snprintf(err, errsz, "the checkpoint in configmap %s is larger than %zu bytes", shown, out->max);
+        size_t len = sizeof chunk - z.avail_out;
+        if (len > want - got) {
+            snprintf(err, errsz,
+                     "the checkpoint in configmap %s inflates to more than the %zu bytes data[\"bytes\"] says: it "
+                     "is damaged",
+                     shown, want);
+            rc = WW_EPROTO;
             break;
         }
+        got += len;
+        if ((rc = ww_buf_append(out, chunk, len))) break;
     }
     if (!rc && (z.avail_in || off < n)) {
         snprintf(err, errsz, "the checkpoint in configmap %s has data after its end", shown);
         rc = WW_EPROTO;
     }
+    if (!rc && got != want) {
+        snprintf(err, errsz, "the checkpoint in configmap %s has %zu bytes, data[\"bytes\"] says %zu: it is damaged",
+                 shown, got, want);
+        rc = WW_EPROTO;
+    }
     inflateEnd(&z);
     return rc;
+}
+
+/* data["bytes"], the size of the inflated blob: decimal, and no more than
+ * out can take (its cap) or zlib can make of clen bytes (deflate shrinks
+ * by at most about 1032:1). WW_EPROTO, with a message, otherwise. */
+static ww_rc recorded_size(ww_span data, size_t clen, const ww_buf *out, const char *shown, size_t *want, char *err,
+                           size_t errsz) {
+    char v[32];
+    unsigned long long n = 0;
+    size_t i = 0;
+    if (!str_field(data, "bytes", v, sizeof v))
+        for (; v[i] >= '0' && v[i] <= '9' && n <= SIZE_MAX / 10; i++) n = n * 10 + (unsigned long long)(v[i] - '0');
+    if (!i || v[i]) {
+        snprintf(err, errsz,
+                 "configmap %s has no valid data[\"bytes\"] (the size of the checkpoint): the checkpoint is damaged",
+                 shown);
+        return WW_EPROTO;
+    }
+    size_t room = out->max - out->len;
+    unsigned long long most = (unsigned long long)clen * 1032 + 1024;
+    if (n > room || n > most) {
+        snprintf(err, errsz,
+                 "configmap %s: data[\"bytes\"] says the checkpoint is %s bytes, more than %s (%llu bytes): it is "
+                 "damaged; delete configmap %s or start with --reset-checkpoint",
+                 shown, v, n > room ? "a checkpoint may be" : "its compressed bytes can hold",
+                 n > room ? (unsigned long long)room : most, shown);
+        return WW_EPROTO;
+    }
+    *want = (size_t)n;
+    return WW_OK;
 }
 
 static unsigned long crc_of(const unsigned char *p, size_t n) { return crc32_z(crc32_z(0, NULL, 0), p, n); }
@@ -377,7 +422,7 @@ static ww_rc load_once(cm_store *s, ww_buf *out, char *err, size_t errsz, int *r
     ww_buf comp;
     /* deflate can grow incompressible input a little */
     ww_buf_init(&comp, out->max < SIZE_MAX / 2 ? out->max + out->max / 100 + 4096 : out->max);
-    char what[256], fmt[128], crc_s[16], bytes_s[32], *parts = NULL;
+    char what[256], fmt[128], crc_s[16], *parts = NULL;
     ww_rc rc = get_cm(s, s->u.name, &resp, err, errsz);
     if (rc == WW_ENOENT) {
         s->known = 1;
@@ -443,14 +488,11 @@ static ww_rc load_once(cm_store *s, ww_buf *out, char *err, size_t errsz, int *r
         *racy = parts && *parts;
         goto out;
     }
-    size_t before = out->len;
-    if ((rc = inflate_into((unsigned char *)comp.p, comp.len, out, s->shown, err, errsz))) goto out;
-    if (!str_field(data, "bytes", bytes_s, sizeof bytes_s) &&
-        strtoull(bytes_s, NULL, 10) != (unsigned long long)(out->len - before)) {
-        snprintf(err, errsz, "the checkpoint in configmap %s has %zu bytes, data[\"bytes\"] says %s: it is damaged",
-                 s->shown, out->len - before, bytes_s);
+    size_t before = out->len, bytes;
+    if ((rc = recorded_size(data, comp.len, out, s->shown, &bytes, err, errsz))) goto out;
+    if ((rc = inflate_into((unsigned char *)comp.p, comp.len, bytes, out, s->shown, err, errsz))) {
         out->len = before;
-        rc = WW_EPROTO;
+        if (out->p) out->p[before] = '\0';
         goto out;
     }
     ww_debug("store", "configmap %s: loaded %zu bytes (%zu compressed, generation %llu)", s->shown, out->len - before,
@@ -514,7 +556,7 @@ static ww_rc put_str(ww_buf *b, const char *key, const char *v) {
     return rc;
 }
 
-/* Creates part i of generation gen. WW_AGAIN when the name is taken. */
+/* Creates part i of generation gen. WW_EEXIST when the name is taken. */
 static ww_rc create_part(cm_store *s, unsigned long long gen, size_t i, size_t nparts, const unsigned char *p, size_t n,
                          char *err, size_t errsz) {
     char name[128], what[256];
@@ -543,7 +585,7 @@ static ww_rc create_part(cm_store *s, unsigned long long gen, size_t i, size_t n
     if ((rc = send_req(s, "POST", path.p, &body, &resp, 0, what, err, errsz))) goto out;
     if (resp.status == 201 || resp.status == 200) goto out;
     if (resp.status == 409) {
-        rc = WW_AGAIN;
+        rc = WW_EEXIST;
         goto out;
     }
     rc = http_error(s, &resp, what, err, errsz);
@@ -779,7 +821,7 @@ static ww_rc cm_save(void *state, const char *data, size_t n, char *err, size_t 
                 size_t off = i * s->u.part_bytes, len = clen - off < s->u.part_bytes ? clen - off : s->u.part_bytes;
                 if ((rc = create_part(s, gen, i, nparts, comp + off, len, err, errsz))) break;
             }
-            if (rc != WW_AGAIN) break;
+            if (rc != WW_EEXIST) break;
             if (attempt == 10) {
                 snprintf(err, errsz,
                          "configmap %s: the part names of 10 generations up to %llu were taken: is a second "

@@ -24,7 +24,8 @@ typedef struct {
 typedef struct ww_store_type {
     const char *scheme; /* "file", "configmap", "redis", "none" */
     /* Parses url and connects if needed. WW_EINVAL with a message in err for
-     * a bad URL; other errors (unreachable server) also fill err. */
+     * a bad URL; WW_ECONFLICT when another watcher holds the store (file://
+     * takes a lock); other errors (unreachable server) also fill err. */
     ww_rc (*open)(const char *url, const ww_store_env *env, void **state, char *err, size_t errsz);
     /* Reads the blob into out. WW_ENOENT when nothing was saved yet; any
      * other error fills err (the watcher then refuses to start). */

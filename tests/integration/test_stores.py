@@ -333,6 +333,24 @@ def test_configmap_split_into_parts(cluster, watcher_factory):
     assert w3.events() == []
 
 
+def test_configmap_taken_part_name_uses_the_next_generation(cluster, watcher_factory):
+    """A part name that is taken (a part left by an interrupted save, or
+    anyone's ConfigMap) is not overwritten: the save moves on to the next
+    generation, and the cleanup leaves a ConfigMap without our labels alone."""
+    ns = cluster.namespace("cm")
+    cluster.core.create_namespaced_config_map(ns, {"metadata": {"name": "taken-1-0"}, "data": {"x": "1"}})
+    for i in range(20):
+        cluster.create_wf(ns, f"wf-{i:02d}-{uuid.uuid4().hex}{uuid.uuid4().hex}{uuid.uuid4().hex}")
+    w = watcher_factory(cm_args(cluster, ns, f"configmap://{ns}/taken?part-bytes=1024"))
+    w.wait_events(lambda ev: len(ev) == 20, what="20 ADDED")
+    cm, _, _ = wait_until(lambda: (c := cm_checkpoint(cluster, ns, "taken")) and c[1]["objects"] == 20 and c,
+                          what="a split checkpoint of 20 objects")
+    assert int(cm.data["generation"]) >= 2 and "taken-1-0" not in cm.data["parts"].split(","), cm.data
+    w.wait_log(f"configmap {ns}/taken-1-0 exists already (left by an interrupted save?); using the next generation")
+    assert w.stop() == 0
+    assert read_cm(cluster, ns, "taken-1-0").data == {"x": "1"}
+
+
 def relay_writes(inj):
     """Teaches the fault injector (a GET relay) PUT, POST and DELETE, and to
     forward the next inj.drops PUTs whose path holds inj.drop_answer but drop
@@ -454,6 +472,47 @@ def test_configmap_damaged_checkpoint_refused(cluster, watcher_factory):
     assert exit_code(w3) == 1
     assert f"configmap {ns}/theirs exists but holds no workflow-watcher checkpoint" in w3.log_text()
     assert read_cm(cluster, ns, "theirs").data == {"x": "1"}
+
+
+def put_inline_checkpoint(cluster, ns, name, comp, size):
+    """A ConfigMap as the watcher writes an unsplit checkpoint, holding the
+    compressed bytes comp (with their right crc32) and data["bytes"] = size
+    (None: left out)."""
+    data = {"format": "workflow-watcher checkpoint, zlib-compressed in binaryData",
+            "compressed-bytes": str(len(comp)), "crc32": "%08x" % zlib.crc32(comp),
+            "generation": "0", "writer": "a test", "save": "1"}
+    if size is not None:
+        data["bytes"] = str(size)
+    cluster.core.create_namespaced_config_map(ns, {
+        "metadata": {"name": name, "labels": {MANAGED_BY: "workflow-watcher"}},
+        "data": data, "binaryData": {"checkpoint": base64.b64encode(comp).decode()}})
+
+
+def test_configmap_recorded_size_caps_the_inflate(cluster, watcher_factory):
+    """data["bytes"] is checked before the blob is inflated, and caps it: a
+    blob that inflates to more (64 MiB of zeros in 64 KiB) is refused as soon
+    as it passes the recorded size; a recorded size that no checkpoint can
+    have, or none, is refused before inflating."""
+    ns = cluster.namespace("cm")
+    small = zlib.compress(b"x" * 100)
+    cases = [
+        ("bomb", zlib.compress(bytes(64 << 20), 9), 1000,
+         f'the checkpoint in configmap {ns}/bomb inflates to more than the 1000 bytes data["bytes"] says: it is '
+         'damaged'),
+        ("huge", small, 10 ** 12,
+         f'configmap {ns}/huge: data["bytes"] says the checkpoint is 1000000000000 bytes, more than a checkpoint '
+         'may be (4294967296 bytes): it is damaged'),
+        ("absurd", small, 10 ** 8,
+         f'configmap {ns}/absurd: data["bytes"] says the checkpoint is 100000000 bytes, more than its compressed '
+         f'bytes can hold ({len(small) * 1032 + 1024} bytes)'),
+        ("nosize", small, None, f'configmap {ns}/nosize has no valid data["bytes"]'),
+    ]
+    for name, comp, size, want in cases:
+        put_inline_checkpoint(cluster, ns, name, comp, size)
+        w = watcher_factory(cm_args(cluster, ns, f"configmap://{ns}/{name}"))
+        assert exit_code(w) != 0
+        assert want in messages(w), messages(w)
+        assert w.events() == []
 
 
 def test_configmap_forbidden_names_verb_and_rbac(cluster, watcher_factory):
@@ -870,3 +929,29 @@ def test_redis_journal_of_another_type_refused(cluster, watcher_factory, redis_s
     assert exit_code(w) == 1
     assert "k:journal holds another type than a list" in w.log_text()
     assert r.client.get("k:journal") == b"not a list"
+
+
+# ---- file:// ----
+
+def test_file_checkpoint_second_watcher_refused(cluster, watcher_factory, tmp_path):
+    """Two watchers on one file checkpoint would overwrite each other's saves:
+    the second is refused at start (PATH.lock) and names the first."""
+    ns = cluster.namespace("file")
+    ckpt = tmp_path / "ckpt"
+    args = ["--kubeconfig", cluster.kubeconfig, "--namespace", ns, "--checkpoint", f"file://{ckpt}", *SAVE_FAST]
+    w1 = watcher_factory([*args, "--sink", f"file://{tmp_path / 'out1.jsonl'}"])
+    w1.wait_ready()
+    w2 = watcher_factory([*args, "--sink", f"file://{tmp_path / 'out2.jsonl'}"])
+    assert exit_code(w2) == 2
+    text = messages(w2)
+    assert f"{ckpt}.lock is locked by pid {w1.proc.pid} on host {socket.gethostname()} since " in text, text
+    assert "another workflow-watcher uses this checkpoint" in text
+    assert sink_names(str(tmp_path / "out2.jsonl")) == []
+
+    # the first one goes on; once it stopped, the checkpoint is free again
+    cluster.create_wf(ns, "a")
+    wait_until(lambda: sink_names(str(tmp_path / "out1.jsonl")) == ["a"], what="a in the sink")
+    assert w1.stop() == 0
+    w3 = watcher_factory([*args, "--sink", f"file://{tmp_path / 'out3.jsonl'}"])
+    w3.wait_log("resuming: 1 known objects")
+    assert w3.stop() == 0
