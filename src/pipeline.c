@@ -73,6 +73,7 @@ struct ww_pipeline {
     unsigned long unsaved;
     int dirty;
     int conflict; /* another writer owns the checkpoint: never save again */
+    int kind_journaled; /* the journal (or the last save) has the resource's apiVersion and kind */
     ww_backoff bo;
     ww_pipeline_stats st;
 };
@@ -153,6 +154,7 @@ static ww_rc save(ww_pipeline *p, int force) {
     ww_buf_free(&p->blob);
     ww_buf_init(&p->blob, (size_t)1 << 32);
     p->st.saves++;
+    p->kind_journaled = p->t->kind[0] != 0; /* the save emptied the journal; its header has the kind */
     /* the saved header says "relist" for every open snapshot */
     for (size_t s = 0; s < p->t->n_streams; s++) ww_tracker_open_durable(p->t, s);
     p->dirty = 0;
@@ -241,6 +243,12 @@ static ww_rc journal(ww_pipeline *p, size_t from) {
         if (rc) return rc;
     }
     if (!n && !markers) return WW_OK;
+    /* once per run: the kind, unless the last save already carried it */
+    int kind_now = !p->kind_journaled && p->t->kind[0];
+    if (kind_now) {
+        ww_rc rc = ww_checkpoint_journal_kind(p->t, &p->jrec);
+        if (rc) return rc;
+    }
     char err[1024] = "";
     ww_rc rc = ww_store_journal_append(p->store, p->jrec.p, p->jrec.len, err, sizeof err);
     if (rc == WW_ECONFLICT) {
@@ -254,6 +262,7 @@ static ww_rc journal(ww_pipeline *p, size_t from) {
         return rc;
     }
     p->st.journaled += n;
+    if (kind_now) p->kind_journaled = 1;
     for (size_t s = 0; s < p->t->n_streams; s++)
         if (marked >> s & 1) ww_tracker_open_durable(p->t, s);
     for (size_t i = from; i < p->n; i++) {

@@ -13,6 +13,7 @@
 
 #define FORMAT "workflow-watcher-checkpoint"
 #define JOURNAL_RELIST "#relist"
+#define JOURNAL_KIND "#kind"
 
 /* Appends "key":"v" (or null), after a comma unless first. */
 static ww_rc put_str(ww_buf *b, int first, const char *key, const char *v) {
@@ -268,6 +269,13 @@ ww_rc ww_checkpoint_journal_open_marker(const ww_tracker *t, size_t stream, ww_b
     return journal_line(out, f);
 }
 
+ww_rc ww_checkpoint_journal_kind(const ww_tracker *t, ww_buf *out) {
+    char f[512];
+    if (!t->kind[0] || !clean(t->api_version) || !clean(t->kind)) return WW_OK;
+    snprintf(f, sizeof f, "%s\t%s\t%s", JOURNAL_KIND, t->api_version, t->kind);
+    return journal_line(out, f);
+}
+
 /* Every stream lists first (and diffs) at this start. */
 static void relist_all(ww_tracker *t) {
     for (size_t i = 0; i < t->n_streams; i++) {
@@ -300,6 +308,13 @@ ww_rc ww_checkpoint_read_journal(ww_tracker *t, const char *data, size_t n, size
                 if (!text[k]) text[k] = '\t';
             snprintf(want, sizeof want, "%08lx", crc32_z(0L, (const Bytef *)text, fl));
             ok = !strcmp(want, crc_s);
+        }
+        if (ok && nf == 4 && !strcmp(f[0], JOURNAL_KIND)) {
+            if (!t->kind[0]) {
+                snprintf(t->api_version, sizeof t->api_version, "%s", f[1]);
+                snprintf(t->kind, sizeof t->kind, "%s", f[2]);
+            }
+            continue;
         }
         if (ok && nf == 3 && !strcmp(f[0], JOURNAL_RELIST)) {
             /* a snapshot was open over the RV: list again, never replay */

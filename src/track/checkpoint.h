@@ -44,6 +44,10 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
  * crc32 of the text before it, in 8 hex digits. */
 ww_rc ww_checkpoint_journal_record(const ww_commit *op, ww_buf *out);
 ww_rc ww_checkpoint_journal_open_marker(const ww_tracker *t, size_t stream, ww_buf *out);
+/* "#kind TAB apiVersion TAB kind TAB crc": what a synthesised DELETED
+ * carries, for a start whose saved checkpoint never saw an object (nothing
+ * when the tracker does not know it yet). */
+ww_rc ww_checkpoint_journal_kind(const ww_tracker *t, ww_buf *out);
 /* Applies journal records read at start: each object the index does not
  * know becomes a pending entry (*applied counts them), a marker makes its
  * stream list first. A torn last record is ignored. A damaged record (bad

@@ -79,7 +79,7 @@ def parse_journal(text):
         body, _, crc = line.rpartition("\t")
         assert crc == "%08x" % zlib.crc32(body.encode()), repr(line)
         f = body.split("\t")
-        if f[0] == "#relist":
+        if f[0] in ("#relist", "#kind"):
             continue
         assert len(f) == 4, repr(line)
         out[f[0]] = tuple(f[1:])

@@ -58,7 +58,7 @@ def test_lines_are_the_api_servers_bytes(cluster, watcher_factory):
     ids = []
     for line in theirs:
         m = json.loads(line)["object"]["metadata"]
-        ids.append(f'{m["uid"]}/{m["resourceVersion"]}')
+        ids.append(f'{m["uid"]}/deleted' if json.loads(line)["type"] == "DELETED" else f'{m["uid"]}/{m["resourceVersion"]}')
     assert ours == [t[:-1] + b',"id":"' + i.encode() + b'"}' for t, i in zip(theirs, ids)]
     # int64 beyond double precision survived untouched
     assert b"9007199254740993" in ours[0]
