@@ -880,6 +880,19 @@ static void test_load_journal(void **state) {
     assert_true(ww_index_get(&t.index, "u3")->pending);
     assert_null(ix_rv(&t, "u4"));
     assert_string_equal(t.streams[0].rv, "40"); /* no marker, nothing damaged: resume the watch */
+    /* the kind record fills in what a synthesised DELETED carries */
+    ww_tracker k;
+    assert_int_equal(ww_tracker_init(&k, NULL, 0, NULL, NULL), WW_OK);
+    snprintf(k.api_version, sizeof k.api_version, "argoproj.io/v1alpha1");
+    snprintf(k.kind, sizeof k.kind, "Workflow");
+    ww_buf_reset(&b);
+    assert_int_equal(ww_checkpoint_journal_kind(&k, &b), WW_OK);
+    ww_tracker_free(&k);
+    assert_string_equal(t.kind, "");
+    assert_int_equal(ww_checkpoint_read_journal(&t, b.p, b.len, &n, &bad), WW_OK);
+    assert_int_equal(bad, 0);
+    assert_string_equal(t.api_version, "argoproj.io/v1alpha1");
+    assert_string_equal(t.kind, "Workflow");
     ww_buf_free(&b);
     teardown(&t);
 }
