@@ -165,8 +165,14 @@ static ww_rc run_exec(ww_auth *a, ww_buf *out, ww_buf *errout, char *err, size_t
 
     int po[2], pe[2];
     ww_rc rc = WW_OK;
-    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
+    if (pipe2(po, O_CLOEXEC)) {
         snprintf(err, errsz, "exec plugin %s: pipe: %s", x->command, strerror(errno));
+        rc = WW_EAUTH;
+        goto done;
+    }
+    if (pipe2(pe, O_CLOEXEC)) {
+        snprintf(err, errsz, "exec plugin %s: pipe: %s", x->command, strerror(errno));
+        close(po[0]), close(po[1]);
         rc = WW_EAUTH;
         goto done;
     }
