@@ -6,10 +6,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/backoff.h"
@@ -33,6 +35,7 @@ struct ww_auth {
     time_t exec_expiry; /* 0: no expiry */
     int exec_valid;
     unsigned exec_runs;
+    double exec_timeout_s;
 };
 
 ww_auth *ww_auth_new(const ww_kubeconfig *k) {
@@ -40,10 +43,13 @@ ww_auth *ww_auth_new(const ww_kubeconfig *k) {
     if (!a) return NULL;
     a->k = k;
     a->reread_s = 60.0;
+    a->exec_timeout_s = EXEC_TIMEOUT_S;
     return a;
 }
 
 void ww_auth_set_token_reread(ww_auth *a, double s) { a->reread_s = s; }
+
+void ww_auth_set_exec_timeout(ww_auth *a, double s) { a->exec_timeout_s = s; }
 
 static void exec_clear(ww_auth *a) {
     ww_secret_free_str(a->exec_token);
@@ -137,75 +143,89 @@ static char *exec_info(const ww_auth *a) {
     return s;
 }
 
-/* Runs the plugin directly (no shell), stdin from /dev/null: a daemon never
- * prompts. Captures stdout (capped) and stderr (for the error message). */
-static ww_rc run_exec(ww_auth *a, ww_buf *out, ww_buf *errout, char *err, size_t errsz) {
-    const ww_exec_conf *x = a->k->exec;
-    char *info = exec_info(a);
-    if (!info) return WW_ENOMEM;
+static int env_is(const char *entry, const char *name) {
+    size_t n = strlen(name);
+    return strncmp(entry, name, n) == 0 && entry[n] == '=';
+}
+
+/* What the plugin inherits of our environment: all but KUBERNETES_EXEC_INFO. */
+static int inherited(const ww_exec_conf *x, const char *entry) {
+    (void)x;
+    return !env_is(entry, "KUBERNETES_EXEC_INFO");
+}
+
+/* The plugin's environment: what it inherits, the exec config's entries and
+ * KUBERNETES_EXEC_INFO. The strings made here go into own[0..n_env] (the
+ * caller wipes them: env values may be secrets). NULL when out of memory. */
+static char **plugin_env(const ww_exec_conf *x, const char *info, char **own) {
     size_t nenv = 0;
     while (environ[nenv]) nenv++;
     char **envp = calloc(nenv + x->n_env + 2, sizeof(char *));
-    if (!envp) {
-        free(info);
-        return WW_ENOMEM;
-    }
+    if (!envp) return NULL;
     size_t ne = 0;
     for (size_t i = 0; i < nenv; i++)
-        if (strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21) != 0) envp[ne++] = environ[i];
-    char **own = calloc(x->n_env + 1, sizeof(char *));
-    for (size_t i = 0; own && i < x->n_env; i++) {
-        if (asprintf(&own[i], "%s=%s", x->env[i].name, x->env[i].value) < 0) own[i] = NULL;
-        if (own[i]) envp[ne++] = own[i];
+        if (inherited(x, environ[i])) envp[ne++] = environ[i];
+    for (size_t i = 0; i <= x->n_env; i++) {
+        int r = i < x->n_env ? asprintf(&own[i], "%s=%s", x->env[i].name, x->env[i].value)
+                             : asprintf(&own[i], "KUBERNETES_EXEC_INFO=%s", info);
+        if (r < 0) {
+            own[i] = NULL;
+            free(envp);
+            return NULL;
+        }
+        envp[ne++] = own[i];
     }
-    char *infoenv = NULL;
-    if (asprintf(&infoenv, "KUBERNETES_EXEC_INFO=%s", info) >= 0) envp[ne++] = infoenv;
-    envp[ne] = NULL;
-    free(info);
+    return envp;
+}
 
-    int po[2], pe[2];
-    ww_rc rc = WW_OK;
-    if (pipe2(po, O_CLOEXEC)) {
-        snprintf(err, errsz, "exec plugin %s: pipe: %s", x->command, strerror(errno));
-        rc = WW_EAUTH;
-        goto done;
+/* posix_spawn, not fork: between fork and exec a threaded process may only
+ * call async-signal-safe functions. stdin is /dev/null (a daemon never
+ * prompts), stdout and stderr go to the pipes. The plugin gets an empty
+ * signal mask and SIGPIPE at its default (we ignore it), and a process
+ * group of its own, so a timeout kills a wrapper script's children too. */
+static ww_rc spawn_plugin(const ww_exec_conf *x, char **envp, int out_fd, int err_fd, pid_t *pid, char *err,
+                          size_t errsz) {
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, dflt;
+    sigemptyset(&none);
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGPIPE);
+    int fa_ok = posix_spawn_file_actions_init(&fa) == 0, at_ok = posix_spawnattr_init(&at) == 0;
+    int e = fa_ok && at_ok ? 0 : ENOMEM;
+    if (!e) e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (!e) e = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    if (!e) e = posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+    if (!e) e = posix_spawnattr_setsigmask(&at, &none);
+    if (!e) e = posix_spawnattr_setsigdefault(&at, &dflt);
+    if (!e) e = posix_spawnattr_setpgroup(&at, 0);
+    if (!e) e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    if (!e) e = posix_spawnp(pid, x->command, &fa, &at, x->args, envp);
+    if (at_ok) posix_spawnattr_destroy(&at);
+    if (fa_ok) posix_spawn_file_actions_destroy(&fa);
+    if (e) {
+        snprintf(err, errsz, "exec plugin %s: cannot run it: %s%s%s", x->command, strerror(e),
+                 x->install_hint ? " -- " : "", x->install_hint ? x->install_hint : "");
+        return WW_EAUTH;
     }
-    if (pipe2(pe, O_CLOEXEC)) {
-        snprintf(err, errsz, "exec plugin %s: pipe: %s", x->command, strerror(errno));
-        close(po[0]), close(po[1]);
-        rc = WW_EAUTH;
-        goto done;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errsz, "exec plugin %s: fork: %s", x->command, strerror(errno));
-        close(po[0]), close(po[1]), close(pe[0]), close(pe[1]);
-        rc = WW_EAUTH;
-        goto done;
-    }
-    if (pid == 0) {
-        int dn = open("/dev/null", O_RDONLY);
-        if (dn >= 0) dup2(dn, 0);
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        execvpe(x->command, x->args, envp);
-        dprintf(2, "cannot run %s: %s", x->command, strerror(errno));
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    a->exec_runs++;
-    struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
-    int open_fds = 2, too_big = 0;
-    double deadline = ww_now() + EXEC_TIMEOUT_S;
+    return WW_OK;
+}
+
+/* Reads the plugin's stdout (capped; *too_big when it is exceeded) and
+ * stderr until both are closed or the deadline. Closes both. Returns 1
+ * when one was still open at the deadline. */
+static int collect(int fd_out, int fd_err, ww_buf *out, ww_buf *errout, double deadline, int *too_big) {
+    struct pollfd fds[2] = {{fd_out, POLLIN, 0}, {fd_err, POLLIN, 0}};
+    int open_fds = 2;
+    char tmp[8192];
     while (open_fds > 0) {
         int left = (int)((deadline - ww_now()) * 1000);
         if (left <= 0) break;
         if (poll(fds, 2, left) < 0 && errno != EINTR) break;
         for (int i = 0; i < 2; i++) {
             if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-            char tmp[8192];
             ssize_t r = read(fds[i].fd, tmp, sizeof tmp);
+            if (r < 0 && errno == EINTR) continue;
             if (r <= 0) {
                 close(fds[i].fd);
                 fds[i].fd = -1;
@@ -213,18 +233,70 @@ static ww_rc run_exec(ww_auth *a, ww_buf *out, ww_buf *errout, char *err, size_t
                 continue;
             }
             ww_buf *dst = i == 0 ? out : errout;
-            if (ww_buf_append(dst, tmp, (size_t)r) == WW_ETOOBIG) too_big |= i == 0;
+            if (ww_buf_append(dst, tmp, (size_t)r) == WW_ETOOBIG) *too_big |= i == 0;
         }
     }
-    int timed_out = open_fds > 0;
+    ww_secret_wipe(tmp, sizeof tmp);
     for (int i = 0; i < 2; i++)
         if (fds[i].fd >= 0) close(fds[i].fd);
-    if (timed_out) kill(pid, SIGKILL);
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    return open_fds > 0;
+}
+
+/* Waits for the plugin to exit until the deadline; past it (or at once when
+ * kill_now), kills its process group and reaps it. Returns 0 when it exited
+ * by itself, 1 when it was killed, -1 when it cannot be waited for. */
+static int reap(pid_t pid, double deadline, int kill_now, int *st) {
+    while (!kill_now) {
+        pid_t r = waitpid(pid, st, WNOHANG);
+        if (r == pid) return 0;
+        if (r < 0 && errno != EINTR) return -1;
+        if (ww_now() >= deadline) break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
-    if (timed_out) {
-        snprintf(err, errsz, "exec plugin %s: no answer within %.0f s", x->command, EXEC_TIMEOUT_S);
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, st, 0) < 0)
+        if (errno != EINTR) return -1;
+    return 1;
+}
+
+/* Runs the plugin directly (no shell) for at most timeout_s in all,
+ * capturing stdout (capped) and stderr (for the error message). Messages
+ * name the command, never its environment or output. */
+static ww_rc run_exec(ww_auth *a, ww_buf *out, ww_buf *errout, char *err, size_t errsz) {
+    const ww_exec_conf *x = a->k->exec;
+    double timeout_s = a->exec_timeout_s;
+    char *info = exec_info(a);
+    char **own = calloc(x->n_env + 1, sizeof(char *));
+    char **envp = info && own ? plugin_env(x, info, own) : NULL;
+    free(info);
+    ww_rc rc = WW_OK;
+    int po[2] = {-1, -1}, pe[2] = {-1, -1};
+    if (!envp) {
+        rc = WW_ENOMEM;
+        goto done;
+    }
+    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
+        snprintf(err, errsz, "exec plugin %s: pipe: %s", x->command, strerror(errno));
+        rc = WW_EAUTH;
+        goto done;
+    }
+    pid_t pid;
+    double deadline = ww_now() + timeout_s;
+    if ((rc = spawn_plugin(x, envp, po[1], pe[1], &pid, err, errsz))) goto done;
+    close(po[1]);
+    close(pe[1]);
+    po[1] = pe[1] = -1;
+    a->exec_runs++;
+    int too_big = 0, st = 0;
+    int late = collect(po[0], pe[0], out, errout, deadline, &too_big);
+    po[0] = pe[0] = -1;
+    int waited = reap(pid, deadline, late, &st);
+    if (waited > 0) {
+        snprintf(err, errsz, "exec plugin %s: no answer within %g s; killed it", x->command, timeout_s);
+        rc = WW_EAUTH;
+    } else if (waited < 0) {
+        snprintf(err, errsz, "exec plugin %s: cannot wait for it: %s", x->command, strerror(errno));
         rc = WW_EAUTH;
     } else if (too_big) {
         snprintf(err, errsz, "exec plugin %s: output larger than %u bytes", x->command, EXEC_OUTPUT_MAX);
@@ -238,10 +310,12 @@ static ww_rc run_exec(ww_auth *a, ww_buf *out, ww_buf *errout, char *err, size_t
         rc = WW_EAUTH;
     }
 done:
-    if (own)
-        for (size_t i = 0; i < x->n_env; i++) ww_secret_free_str(own[i]);
+    for (int i = 0; i < 2; i++) {
+        if (po[i] >= 0) close(po[i]);
+        if (pe[i] >= 0) close(pe[i]);
+    }
+    for (size_t i = 0; own && i <= x->n_env; i++) ww_secret_free_str(own[i]);
     free(own);
-    free(infoenv);
     free(envp);
     return rc;
 }

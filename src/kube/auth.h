@@ -31,5 +31,7 @@ int ww_auth_unauthorized(ww_auth *a);
 unsigned ww_auth_exec_runs(const ww_auth *a);
 /* Re-read period of token files, seconds (default 60). */
 void ww_auth_set_token_reread(ww_auth *a, double seconds);
+/* Longest run of the exec plugin, seconds (default 60); it is killed then. */
+void ww_auth_set_exec_timeout(ww_auth *a, double seconds);
 
 #endif

@@ -12,11 +12,13 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kube/auth.h"
@@ -161,9 +163,127 @@ static void test_exec_second_pipe_fails(void **state) {
     ww_kubeconfig_free(k);
 }
 
+/* Seconds on the monotonic clock. */
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The pid the plugin wrote to g_dir/name. */
+static pid_t read_pid(const char *name) {
+    char p[PATH_MAX];
+    char *t = read_text(P(p, name));
+    if (!t) fail_msg("no %s", name);
+    pid_t pid = (pid_t)atoi(t);
+    free(t);
+    assert_true(pid > 1);
+    return pid;
+}
+
+/* Whether pid is gone or a zombie waiting for its new parent. */
+static int gone(pid_t pid) {
+    char p[64], st[256] = "";
+    snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(p, "r");
+    if (!f) return 1;
+    size_t n = fread(st, 1, sizeof st - 1, f);
+    fclose(f);
+    st[n] = 0;
+    const char *paren = strrchr(st, ')');
+    return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+/* A plugin that never answers is killed at the deadline, with its children,
+ * and the message names the command but none of its env values. */
+static void hung_plugin(const char *body) {
+    ww_kubeconfig *k = exec_kubeconfig(body, "{name: SECRET, value: \"env-s3cret\"}");
+    ww_auth *a = ww_auth_new(k);
+    ww_auth_set_exec_timeout(a, 1.0);
+    ww_credentials c;
+    char err[1024] = "";
+    double t0 = now_s();
+    assert_int_equal(ww_auth_get(a, &c, err, sizeof err), WW_EAUTH);
+    double took = now_s() - t0;
+    if (took < 0.9 || took > 10) fail_msg("took %.1f s", took);
+    if (!strstr(err, "plugin.sh") || !strstr(err, "no answer within 1 s")) fail_msg("message: %s", err);
+    assert_null(strstr(err, "s3cret"));
+    pid_t pid = read_pid("pid");
+    assert_int_equal(kill(pid, 0), -1); /* killed and reaped */
+    assert_int_equal(errno, ESRCH);
+    char p[PATH_MAX];
+    if (access(P(p, "child"), F_OK) == 0) {
+        pid_t child = read_pid("child");
+        double t1 = now_s();
+        while (!gone(child) && now_s() - t1 < 5) usleep(10000);
+        if (!gone(child)) fail_msg("the plugin's child %d survived", (int)child);
+    }
+    ww_auth_free(a);
+    ww_kubeconfig_free(k);
+}
+
+static void test_exec_closes_its_pipes_and_never_exits(void **state) {
+    (void)state;
+    hung_plugin("echo $$ > \"${RUNS%/*}/pid\"\nexec >&- 2>&-\nexec sleep 30\n");
+}
+
+static void test_exec_silent_with_pipes_open(void **state) {
+    (void)state;
+    hung_plugin("echo $$ > \"${RUNS%/*}/pid\"\nexec sleep 30\n");
+}
+
+static void test_exec_wrapper_whose_child_hangs(void **state) {
+    (void)state;
+    hung_plugin("echo $$ > \"${RUNS%/*}/pid\"\nsleep 30 &\necho $! > \"${RUNS%/*}/child\"\n"
+                "exec >&- 2>&-\nwait\n");
+}
+
+/* The plugin reads /dev/null, starts with no signal blocked and SIGPIPE at
+ * its default whatever our threads do, in a process group of its own. */
+static void test_exec_process_attributes(void **state) {
+    (void)state;
+    char body[4096], p[PATH_MAX];
+    snprintf(body, sizeof body, "%s%s",
+             "d=${RUNS%/*}\nreadlink /proc/$$/fd/0 > \"$d/stdin\"\n"
+             "grep -E '^Sig(Blk|Ign)' /proc/$$/status > \"$d/signals\"\n"
+             "cut -d' ' -f5 /proc/$$/stat > \"$d/pgrp\"\necho $$ > \"$d/pid\"\n",
+             PLUGIN_COUNTING);
+    ww_kubeconfig *k = exec_kubeconfig(body, "");
+    ww_auth *a = ww_auth_new(k);
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    assert_int_equal(sigprocmask(SIG_BLOCK, &usr1, &old), 0);
+    void (*was)(int) = signal(SIGPIPE, SIG_IGN); /* as main does */
+    ww_credentials c;
+    char err[1024] = "";
+    ww_rc rc = ww_auth_get(a, &c, err, sizeof err);
+    signal(SIGPIPE, was);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (rc) fail_msg("rc %d: %s", (int)rc, err);
+    assert_string_equal(c.token, "tok-1");
+    char *t = read_text(P(p, "stdin"));
+    assert_string_equal(t, "/dev/null\n");
+    free(t);
+    t = read_text(P(p, "signals"));
+    unsigned long long blk = 1, ign = 1;
+    assert_non_null(t);
+    assert_int_equal(sscanf(t, "SigBlk: %llx SigIgn: %llx", &blk, &ign), 2);
+    assert_int_equal(blk, 0);
+    assert_int_equal(ign & (1ull << (SIGPIPE - 1)), 0);
+    free(t);
+    assert_int_equal(read_pid("pgrp"), read_pid("pid"));
+    ww_auth_free(a);
+    ww_kubeconfig_free(k);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_exec_second_pipe_fails, fresh_dir),
+        cmocka_unit_test_setup(test_exec_process_attributes, fresh_dir),
+        cmocka_unit_test_setup(test_exec_closes_its_pipes_and_never_exits, fresh_dir),
+        cmocka_unit_test_setup(test_exec_silent_with_pipes_open, fresh_dir),
+        cmocka_unit_test_setup(test_exec_wrapper_whose_child_hangs, fresh_dir),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
