@@ -148,10 +148,15 @@ static int env_is(const char *entry, const char *name) {
     return strncmp(entry, name, n) == 0 && entry[n] == '=';
 }
 
-/* What the plugin inherits of our environment: all but KUBERNETES_EXEC_INFO. */
+/* What the plugin inherits of our environment: not KUBERNETES_EXEC_INFO,
+ * nor a variable the exec config sets (its value wins, as in client-go),
+ * nor any WORKFLOW_WATCHER_* variable (the Redis password and the rest of
+ * our configuration are none of the plugin's business). */
 static int inherited(const ww_exec_conf *x, const char *entry) {
-    (void)x;
-    return !env_is(entry, "KUBERNETES_EXEC_INFO");
+    if (strncmp(entry, "WORKFLOW_WATCHER_", 17) == 0 || env_is(entry, "KUBERNETES_EXEC_INFO")) return 0;
+    for (size_t i = 0; i < x->n_env; i++)
+        if (env_is(entry, x->env[i].name)) return 0;
+    return 1;
 }
 
 /* The plugin's environment: what it inherits, the exec config's entries and

@@ -245,7 +245,7 @@ static void test_exec_process_attributes(void **state) {
     char body[4096], p[PATH_MAX];
     snprintf(body, sizeof body, "%s%s",
              "d=${RUNS%/*}\nreadlink /proc/$$/fd/0 > \"$d/stdin\"\n"
-             "grep -E '^Sig(Blk|Ign)' /proc/$$/status > \"$d/signals\"\n"
+             "grep -E '^Sig(Blk|Ign)' /proc/self/status > \"$d/signals\"\n"
              "cut -d' ' -f5 /proc/$$/stat > \"$d/pgrp\"\necho $$ > \"$d/pid\"\n",
              PLUGIN_COUNTING);
     ww_kubeconfig *k = exec_kubeconfig(body, "");
@@ -277,10 +277,58 @@ static void test_exec_process_attributes(void **state) {
     ww_kubeconfig_free(k);
 }
 
+/* Whether the text has a line that is exactly line. */
+static int has_line(const char *text, const char *line) {
+    size_t n = strlen(line);
+    for (const char *s = text; s && *s; s = strchr(s, '\n') ? strchr(s, '\n') + 1 : NULL)
+        if (strncmp(s, line, n) == 0 && (s[n] == '\n' || s[n] == 0)) return 1;
+    return 0;
+}
+
+/* The plugin sees our environment without any WORKFLOW_WATCHER_* variable,
+ * the exec config's entries (winning over ours) and KUBERNETES_EXEC_INFO. */
+static void test_exec_environment(void **state) {
+    (void)state;
+    char body[4096], p[PATH_MAX];
+    snprintf(body, sizeof body, "env > \"${RUNS%%/*}/env\"\n%s", PLUGIN_COUNTING);
+    ww_kubeconfig *k = exec_kubeconfig(body, "{name: WW_TEST_SET, value: from-kubeconfig}");
+    ww_auth *a = ww_auth_new(k);
+    setenv("WORKFLOW_WATCHER_REDIS_PASSWORD", "redis-s3cret", 1);
+    setenv("WORKFLOW_WATCHER_LOG_LEVEL", "debug", 1);
+    setenv("WW_TEST_KEPT", "kept", 1);
+    setenv("WW_TEST_SET", "from-our-environment", 1);
+    setenv("KUBERNETES_EXEC_INFO", "stale", 1);
+    ww_credentials c;
+    char err[1024] = "";
+    ww_rc rc = ww_auth_get(a, &c, err, sizeof err);
+    unsetenv("WORKFLOW_WATCHER_REDIS_PASSWORD");
+    unsetenv("WORKFLOW_WATCHER_LOG_LEVEL");
+    unsetenv("WW_TEST_KEPT");
+    unsetenv("WW_TEST_SET");
+    unsetenv("KUBERNETES_EXEC_INFO");
+    if (rc) fail_msg("rc %d: %s", (int)rc, err);
+    char *env = read_text(P(p, "env"));
+    assert_non_null(env);
+    /* (the plugin's whole environment is not printed: it is this machine's) */
+    const char *leak = strstr(env, "WORKFLOW_WATCHER_");
+    if (leak) fail_msg("the plugin saw %.*s", (int)strcspn(leak, "="), leak);
+    assert_null(strstr(env, "s3cret"));
+    assert_true(has_line(env, "WW_TEST_KEPT=kept"));
+    assert_true(has_line(env, "WW_TEST_SET=from-kubeconfig"));
+    assert_null(strstr(env, "from-our-environment"));
+    assert_null(strstr(env, "KUBERNETES_EXEC_INFO=stale"));
+    assert_non_null(strstr(env, "KUBERNETES_EXEC_INFO={\"apiVersion\":\"client.authentication.k8s.io/v1\""));
+    assert_non_null(strstr(env, "\nPATH="));
+    free(env);
+    ww_auth_free(a);
+    ww_kubeconfig_free(k);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_exec_second_pipe_fails, fresh_dir),
         cmocka_unit_test_setup(test_exec_process_attributes, fresh_dir),
+        cmocka_unit_test_setup(test_exec_environment, fresh_dir),
         cmocka_unit_test_setup(test_exec_closes_its_pipes_and_never_exits, fresh_dir),
         cmocka_unit_test_setup(test_exec_silent_with_pipes_open, fresh_dir),
         cmocka_unit_test_setup(test_exec_wrapper_whose_child_hangs, fresh_dir),
