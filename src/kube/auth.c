@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -25,50 +26,99 @@
 
 extern char **environ;
 
+/* One answer of the exec plugin. Never changed once made, and counted: a
+ * client keeps the one it sent while another thread replaces the cached
+ * one, so the pointers ww_auth_get gave stay valid. */
+typedef struct {
+    unsigned refs; /* under the cache's mutex */
+    char *token;
+    ww_blob cert, key;
+    time_t expiry; /* 0: none */
+} exec_cred;
+
+/* The exec plugin's answer for every client made from one kubeconfig (a
+ * reflector thread per namespace, the ConfigMap store): one run serves them
+ * all. The mutex is held during a run, so the others wait for its answer
+ * instead of running the plugin too. */
+struct ww_exec_cache {
+    pthread_mutex_t mu;
+    exec_cred *cur;   /* NULL: the next request runs the plugin */
+    unsigned runs;
+    double timeout_s;
+    double failed_at; /* monotonic end of the last failed run, 0 if none */
+    char failure[512];
+};
+
 struct ww_auth {
     const ww_kubeconfig *k;
     char *file_token;    /* last good token read from token_file */
     double file_read_at; /* monotonic */
     double reread_s;
-    char *exec_token;
-    ww_blob exec_cert, exec_key;
-    time_t exec_expiry; /* 0: no expiry */
-    int exec_valid;
-    unsigned exec_runs;
-    double exec_timeout_s;
+    exec_cred *cred; /* the exec answer the last request used (a reference) */
 };
 
+static void cred_put(exec_cred *cr) {
+    if (!cr || --cr->refs) return;
+    ww_secret_free_str(cr->token);
+    ww_secret_free(cr->cert.p, cr->cert.n);
+    ww_secret_free(cr->key.p, cr->key.n);
+    free(cr);
+}
+
+struct ww_exec_cache *ww_exec_cache_new(void) {
+    struct ww_exec_cache *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    if (pthread_mutex_init(&c->mu, NULL)) {
+        free(c);
+        return NULL;
+    }
+    c->timeout_s = EXEC_TIMEOUT_S;
+    return c;
+}
+
+void ww_exec_cache_free(struct ww_exec_cache *c) {
+    if (!c) return;
+    cred_put(c->cur);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
 ww_auth *ww_auth_new(const ww_kubeconfig *k) {
+    if (k->exec && !k->exec->cache) return NULL; /* not made by ww_kubeconfig_load */
     ww_auth *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->k = k;
     a->reread_s = 60.0;
-    a->exec_timeout_s = EXEC_TIMEOUT_S;
     return a;
 }
 
 void ww_auth_set_token_reread(ww_auth *a, double s) { a->reread_s = s; }
 
-void ww_auth_set_exec_timeout(ww_auth *a, double s) { a->exec_timeout_s = s; }
-
-static void exec_clear(ww_auth *a) {
-    ww_secret_free_str(a->exec_token);
-    a->exec_token = NULL;
-    ww_secret_free(a->exec_cert.p, a->exec_cert.n);
-    ww_secret_free(a->exec_key.p, a->exec_key.n);
-    a->exec_cert.p = a->exec_key.p = NULL;
-    a->exec_cert.n = a->exec_key.n = 0;
-    a->exec_valid = 0;
+void ww_auth_set_exec_timeout(ww_auth *a, double s) {
+    if (!a->k->exec) return;
+    pthread_mutex_lock(&a->k->exec->cache->mu);
+    a->k->exec->cache->timeout_s = s;
+    pthread_mutex_unlock(&a->k->exec->cache->mu);
 }
 
 void ww_auth_free(ww_auth *a) {
     if (!a) return;
     ww_secret_free_str(a->file_token);
-    exec_clear(a);
+    if (a->cred) {
+        pthread_mutex_lock(&a->k->exec->cache->mu);
+        cred_put(a->cred);
+        pthread_mutex_unlock(&a->k->exec->cache->mu);
+    }
     free(a);
 }
 
-unsigned ww_auth_exec_runs(const ww_auth *a) { return a->exec_runs; }
+unsigned ww_auth_exec_runs(const ww_auth *a) {
+    if (!a->k->exec) return 0;
+    pthread_mutex_lock(&a->k->exec->cache->mu);
+    unsigned n = a->k->exec->cache->runs;
+    pthread_mutex_unlock(&a->k->exec->cache->mu);
+    return n;
+}
 
 static ww_rc read_token_file(ww_auth *a, char *err, size_t errsz) {
     ww_blob b;
@@ -118,8 +168,7 @@ static int parse_rfc3339(const char *s, time_t *out) {
     return 0;
 }
 
-static char *exec_info(const ww_auth *a) {
-    const ww_kubeconfig *k = a->k;
+static char *exec_info(const ww_kubeconfig *k) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "apiVersion", k->exec->api_version);
     cJSON_AddStringToObject(o, "kind", "ExecCredential");
@@ -268,10 +317,11 @@ static int reap(pid_t pid, double deadline, int kill_now, int *st) {
 /* Runs the plugin directly (no shell) for at most timeout_s in all,
  * capturing stdout (capped) and stderr (for the error message). Messages
  * name the command, never its environment or output. */
-static ww_rc run_exec(ww_auth *a, ww_buf *out, ww_buf *errout, char *err, size_t errsz) {
-    const ww_exec_conf *x = a->k->exec;
-    double timeout_s = a->exec_timeout_s;
-    char *info = exec_info(a);
+static ww_rc run_exec(const ww_kubeconfig *k, struct ww_exec_cache *c, ww_buf *out, ww_buf *errout, char *err,
+                      size_t errsz) {
+    const ww_exec_conf *x = k->exec;
+    double timeout_s = c->timeout_s;
+    char *info = exec_info(k);
     char **own = calloc(x->n_env + 1, sizeof(char *));
     char **envp = info && own ? plugin_env(x, info, own) : NULL;
     free(info);
@@ -292,7 +342,7 @@ static ww_rc run_exec(ww_auth *a, ww_buf *out, ww_buf *errout, char *err, size_t
     close(po[1]);
     close(pe[1]);
     po[1] = pe[1] = -1;
-    a->exec_runs++;
+    c->runs++;
     int too_big = 0, st = 0;
     int late = collect(po[0], pe[0], out, errout, deadline, &too_big);
     po[0] = pe[0] = -1;
@@ -334,8 +384,9 @@ static ww_rc copy_string_field(cJSON *st, const char *name, ww_blob *out) {
     return out->p ? WW_OK : WW_ENOMEM;
 }
 
-static ww_rc refresh_exec(ww_auth *a, char *err, size_t errsz) {
-    const ww_exec_conf *x = a->k->exec;
+/* Runs the plugin and makes c->cur from its answer. Called with c->mu held. */
+static ww_rc refresh_exec(const ww_kubeconfig *k, struct ww_exec_cache *c, char *err, size_t errsz) {
+    const ww_exec_conf *x = k->exec;
     if (strcmp(x->interactive_mode, "Always") == 0) {
         snprintf(err, errsz,
                  "exec plugin %s: interactiveMode is Always, but workflow-watcher runs unattended and "
@@ -343,14 +394,17 @@ static ww_rc refresh_exec(ww_auth *a, char *err, size_t errsz) {
                  x->command);
         return WW_EAUTH;
     }
+    exec_cred *cr = calloc(1, sizeof *cr);
+    if (!cr) return WW_ENOMEM;
+    cr->refs = 1;
     ww_buf out, eout;
     ww_buf_init(&out, EXEC_OUTPUT_MAX);
     ww_buf_init(&eout, 4096);
-    exec_clear(a);
-    ww_rc rc = run_exec(a, &out, &eout, err, errsz);
+    ww_rc rc = run_exec(k, c, &out, &eout, err, errsz);
     ww_buf_free(&eout);
     if (rc) {
         ww_buf_free(&out);
+        cred_put(cr);
         return rc;
     }
     cJSON *j = cJSON_ParseWithLength(out.p ? out.p : "", out.len);
@@ -372,32 +426,60 @@ static ww_rc refresh_exec(ww_auth *a, char *err, size_t errsz) {
     } else {
         cJSON *tok = cJSON_GetObjectItemCaseSensitive(st, "token");
         cJSON *exp = cJSON_GetObjectItemCaseSensitive(st, "expirationTimestamp");
-        if (cJSON_IsString(tok) && tok->valuestring[0]) a->exec_token = strdup(tok->valuestring);
-        copy_string_field(st, "clientCertificateData", &a->exec_cert);
-        copy_string_field(st, "clientKeyData", &a->exec_key);
-        if (!a->exec_token && !(a->exec_cert.n && a->exec_key.n)) {
+        if (cJSON_IsString(tok) && tok->valuestring[0]) cr->token = strdup(tok->valuestring);
+        copy_string_field(st, "clientCertificateData", &cr->cert);
+        copy_string_field(st, "clientKeyData", &cr->key);
+        if (!cr->token && !(cr->cert.n && cr->key.n)) {
             snprintf(err, errsz, "exec plugin %s: status has neither token nor clientCertificateData and clientKeyData",
                      x->command);
-        } else if (cJSON_IsString(exp) && parse_rfc3339(exp->valuestring, &a->exec_expiry) < 0) {
+        } else if (cJSON_IsString(exp) && parse_rfc3339(exp->valuestring, &cr->expiry) < 0) {
             snprintf(err, errsz, "exec plugin %s: status.expirationTimestamp \"%s\" is not RFC 3339", x->command,
                      exp->valuestring);
         } else {
-            if (!cJSON_IsString(exp)) a->exec_expiry = 0;
-            a->exec_valid = 1;
             rc = WW_OK;
         }
     }
     if (j) {
         /* Wipe secrets held by cJSON before freeing. */
         cJSON *st2 = cJSON_GetObjectItemCaseSensitive(j, "status");
-        for (cJSON *c = st2 ? st2->child : NULL; c; c = c->next)
-            if (cJSON_IsString(c)) ww_secret_free_str(c->valuestring), c->valuestring = NULL;
+        for (cJSON *e = st2 ? st2->child : NULL; e; e = e->next)
+            if (cJSON_IsString(e)) ww_secret_free_str(e->valuestring), e->valuestring = NULL;
         cJSON_Delete(j);
     }
-    if (rc)
-        exec_clear(a);
-    else
-        ww_info("auth", "exec plugin %s gave credentials (run %u)", x->command, a->exec_runs);
+    if (rc) {
+        cred_put(cr);
+        return rc;
+    }
+    c->cur = cr;
+    ww_info("auth", "exec plugin %s gave credentials (run %u)", x->command, c->runs);
+    return WW_OK;
+}
+
+/* Points a->cred at the cached answer, running the plugin when there is
+ * none or it has expired. A thread that waited while another thread's run
+ * failed gets that failure, not a run of its own. */
+static ww_rc exec_get(ww_auth *a, char *err, size_t errsz) {
+    struct ww_exec_cache *c = a->k->exec->cache;
+    double asked = ww_now();
+    ww_rc rc = WW_OK;
+    pthread_mutex_lock(&c->mu);
+    if (c->cur && c->cur->expiry && time(NULL) >= c->cur->expiry) {
+        cred_put(c->cur);
+        c->cur = NULL;
+    }
+    if (!c->cur && c->failed_at >= asked) {
+        snprintf(err, errsz, "%s", c->failure);
+        rc = WW_EAUTH;
+    } else if (!c->cur && (rc = refresh_exec(a->k, c, err, errsz))) {
+        snprintf(c->failure, sizeof c->failure, "%s", err);
+        c->failed_at = ww_now();
+    }
+    if (!rc && a->cred != c->cur) {
+        cred_put(a->cred);
+        a->cred = c->cur;
+        a->cred->refs++;
+    }
+    pthread_mutex_unlock(&c->mu);
     return rc;
 }
 
@@ -418,22 +500,28 @@ ww_rc ww_auth_get(ww_auth *a, ww_credentials *c, char *err, size_t errsz) {
         }
         c->token = a->file_token;
     } else if (k->exec) {
-        if (!a->exec_valid || (a->exec_expiry && time(NULL) >= a->exec_expiry)) {
-            ww_rc rc = refresh_exec(a, err, errsz);
-            if (rc) return rc;
-        }
-        if (a->exec_token) c->token = a->exec_token;
-        if (a->exec_cert.n) {
-            c->cert = &a->exec_cert;
-            c->key = &a->exec_key;
+        ww_rc rc = exec_get(a, err, errsz);
+        if (rc) return rc;
+        c->token = a->cred->token;
+        if (a->cred->cert.n) {
+            c->cert = &a->cred->cert;
+            c->key = &a->cred->key;
         }
     }
     return WW_OK;
 }
 
+/* For exec, the cached answer is dropped only if it is the one this client
+ * sent: when another thread already replaced it, the new one is tried. */
 int ww_auth_unauthorized(ww_auth *a) {
     if (a->k->exec) {
-        exec_clear(a);
+        struct ww_exec_cache *c = a->k->exec->cache;
+        pthread_mutex_lock(&c->mu);
+        if (a->cred && c->cur == a->cred) {
+            cred_put(c->cur);
+            c->cur = NULL;
+        }
+        pthread_mutex_unlock(&c->mu);
         return 1;
     }
     if (a->k->token_file) {

@@ -12,6 +12,7 @@
 
 #include "core/base64.h"
 #include "core/secret.h"
+#include "kube/auth.h"
 
 #define MAX_FILES 16
 #define MAX_KUBECONFIG_BYTES (16u << 20)
@@ -235,6 +236,7 @@ static ww_rc load_exec(loader *L, kfile *f, yaml_node_t *e, const char *what, ww
     ww_exec_conf *x = calloc(1, sizeof *x);
     if (!x) return WW_ENOMEM;
     k->exec = x;
+    if (!(x->cache = ww_exec_cache_new())) return WW_ENOMEM;
     const char *cmd = get_str(f, e, "command");
     const char *api = get_str(f, e, "apiVersion");
     if (!cmd || !*cmd) {
@@ -573,6 +575,7 @@ void ww_kubeconfig_free(ww_kubeconfig *k) {
         free(x->api_version);
         free(x->install_hint);
         free(x->interactive_mode);
+        ww_exec_cache_free(x->cache);
         free(x);
     }
     free(k);

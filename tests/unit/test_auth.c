@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,11 +325,107 @@ static void test_exec_environment(void **state) {
     ww_kubeconfig_free(k);
 }
 
+/* Every ww_auth of one kubeconfig shares one run of the plugin; a 401 seen
+ * by one re-runs it only if the token it sent is still the cached one. */
+static void test_exec_shared_by_clients(void **state) {
+    (void)state;
+    ww_kubeconfig *k = exec_kubeconfig(PLUGIN_COUNTING, "");
+    ww_auth *a[3];
+    ww_credentials c[3];
+    char err[1024] = "";
+    for (int i = 0; i < 3; i++) {
+        a[i] = ww_auth_new(k);
+        ww_rc rc = ww_auth_get(a[i], &c[i], err, sizeof err);
+        if (rc) fail_msg("rc %d: %s", (int)rc, err);
+        assert_string_equal(c[i].token, "tok-1");
+    }
+    assert_int_equal(plugin_runs(), 1);
+    assert_int_equal(ww_auth_exec_runs(a[2]), 1);
+
+    assert_true(ww_auth_unauthorized(a[0]));
+    assert_int_equal(ww_auth_get(a[0], &c[0], err, sizeof err), WW_OK);
+    assert_string_equal(c[0].token, "tok-2");
+    assert_string_equal(c[2].token, "tok-1"); /* still valid until a[2] asks again */
+    /* a[1] sent tok-1 too: the server's 401 for it is answered by tok-2 */
+    assert_true(ww_auth_unauthorized(a[1]));
+    assert_int_equal(ww_auth_get(a[1], &c[1], err, sizeof err), WW_OK);
+    assert_string_equal(c[1].token, "tok-2");
+    assert_int_equal(ww_auth_get(a[2], &c[2], err, sizeof err), WW_OK);
+    assert_string_equal(c[2].token, "tok-2");
+    assert_int_equal(plugin_runs(), 2);
+    for (int i = 0; i < 3; i++) ww_auth_free(a[i]);
+    ww_kubeconfig_free(k);
+}
+
+#define THREADS 8
+
+typedef struct {
+    ww_auth *a;
+    pthread_barrier_t *start;
+    ww_rc rc;
+    char token[64];
+    char err[1024];
+} getter;
+
+static void *get_in_thread(void *arg) {
+    getter *g = arg;
+    ww_credentials c;
+    pthread_barrier_wait(g->start);
+    g->rc = ww_auth_get(g->a, &c, g->err, sizeof g->err);
+    if (!g->rc) snprintf(g->token, sizeof g->token, "%s", c.token);
+    return NULL;
+}
+
+/* THREADS threads ask at once; returns how many got tok-1. */
+static int get_all_at_once(ww_kubeconfig *k, getter *g) {
+    pthread_t th[THREADS];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, THREADS);
+    for (int i = 0; i < THREADS; i++) {
+        memset(&g[i], 0, sizeof g[i]);
+        g[i].a = ww_auth_new(k);
+        g[i].start = &start;
+        assert_int_equal(pthread_create(&th[i], NULL, get_in_thread, &g[i]), 0);
+    }
+    int ok = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        ok += g[i].rc == WW_OK && strcmp(g[i].token, "tok-1") == 0;
+        ww_auth_free(g[i].a);
+    }
+    pthread_barrier_destroy(&start);
+    return ok;
+}
+
+/* Threads that ask while the plugin runs wait for its answer, a success or
+ * a failure, instead of running it again each. */
+static void test_exec_one_run_for_threads(void **state) {
+    (void)state;
+    getter g[THREADS];
+    char body[4096];
+    snprintf(body, sizeof body, "sleep 0.3\n%s", PLUGIN_COUNTING);
+    ww_kubeconfig *k = exec_kubeconfig(body, "");
+    assert_int_equal(get_all_at_once(k, g), THREADS);
+    assert_int_equal(plugin_runs(), 1);
+    ww_kubeconfig_free(k);
+
+    k = exec_kubeconfig("echo run >> \"$RUNS\"\nsleep 0.3\necho 'account locked' >&2\nexit 3\n", "");
+    assert_int_equal(get_all_at_once(k, g), 0);
+    assert_int_equal(plugin_runs(), 2); /* the runs file of the first kubeconfig is the same */
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(g[i].rc, WW_EAUTH);
+        if (!strstr(g[i].err, "exited with status 3: account locked")) fail_msg("thread %d: %s", i, g[i].err);
+    }
+    ww_kubeconfig_free(k);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_exec_second_pipe_fails, fresh_dir),
         cmocka_unit_test_setup(test_exec_process_attributes, fresh_dir),
         cmocka_unit_test_setup(test_exec_environment, fresh_dir),
+        cmocka_unit_test_setup(test_exec_shared_by_clients, fresh_dir),
+        cmocka_unit_test_setup(test_exec_one_run_for_threads, fresh_dir),
         cmocka_unit_test_setup(test_exec_closes_its_pipes_and_never_exits, fresh_dir),
         cmocka_unit_test_setup(test_exec_silent_with_pipes_open, fresh_dir),
         cmocka_unit_test_setup(test_exec_wrapper_whose_child_hangs, fresh_dir),
