@@ -127,7 +127,7 @@ static ww_rc read_token_file(ww_auth *a, char *err, size_t errsz) {
     if (rc == WW_OK) {
         while (b.n && (b.p[b.n - 1] == '\n' || b.p[b.n - 1] == '\r' || b.p[b.n - 1] == ' ')) b.p[--b.n] = 0;
         if (b.n == 0) {
-            free(b.p);
+            ww_secret_free(b.p, b.n);
             rc = WW_EINVAL;
             errno = 0;
         }
@@ -398,7 +398,7 @@ static ww_rc refresh_exec(const ww_kubeconfig *k, struct ww_exec_cache *c, char 
     if (!cr) return WW_ENOMEM;
     cr->refs = 1;
     ww_buf out, eout;
-    ww_buf_init(&out, EXEC_OUTPUT_MAX);
+    ww_buf_init_secret(&out, EXEC_OUTPUT_MAX);
     ww_buf_init(&eout, 4096);
     ww_rc rc = run_exec(k, c, &out, &eout, err, errsz);
     ww_buf_free(&eout);
@@ -408,7 +408,7 @@ static ww_rc refresh_exec(const ww_kubeconfig *k, struct ww_exec_cache *c, char 
         return rc;
     }
     cJSON *j = cJSON_ParseWithLength(out.p ? out.p : "", out.len);
-    if (out.p) ww_secret_free(out.p, out.cap);
+    ww_buf_free(&out);
     cJSON *av = j ? cJSON_GetObjectItemCaseSensitive(j, "apiVersion") : NULL;
     cJSON *kind = j ? cJSON_GetObjectItemCaseSensitive(j, "kind") : NULL;
     cJSON *st = j ? cJSON_GetObjectItemCaseSensitive(j, "status") : NULL;

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/base64.h"
 #include "kube/auth.h"
 #include "kube/kubeconfig.h"
 
@@ -419,6 +421,132 @@ static void test_exec_one_run_for_threads(void **state) {
     ww_kubeconfig_free(k);
 }
 
+/* ---- secrets in freed memory ----
+ *
+ * The program is linked with --wrap=free,realloc: every free() and
+ * realloc() made by our code (not by libyaml, libcurl or cJSON, which are
+ * shared libraries) passes here first. While g_marker is set, a block that
+ * still holds it when freed, or that is grown by realloc (which leaves the
+ * old copy behind in freed memory), is counted. */
+void __real_free(void *p);
+void *__real_realloc(void *p, size_t n);
+void __wrap_free(void *p);
+void *__wrap_realloc(void *p, size_t n);
+
+static const char *g_marker;
+static int g_unwiped;
+
+static void check_block(void *p) {
+    if (p && g_marker && memmem(p, malloc_usable_size(p), g_marker, strlen(g_marker))) g_unwiped++;
+}
+
+void __wrap_free(void *p) {
+    check_block(p);
+    __real_free(p);
+}
+
+void *__wrap_realloc(void *p, size_t n) {
+    check_block(p);
+    return __real_realloc(p, n);
+}
+
+#define MARKER "ww-secret-marker-3f9c"
+
+/* A kubeconfig over 8 KiB (so the reader's buffer grows) with a token, a
+ * client key inline, a client key file, and a key that is not valid base64. */
+static void test_secrets_in_kubeconfig_are_wiped(void **state) {
+    (void)state;
+    char kc[PATH_MAX], keyf[PATH_MAX], err[2048];
+    char key[6000] = "-----BEGIN PRIVATE KEY-----\n" MARKER "\n";
+    while (strlen(key) < sizeof key - 100) strcat(key, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n");
+    strcat(key, "-----END PRIVATE KEY-----\n");
+    write_file(P(keyf, "client.key"), key, 0600);
+    char *key_b64 = ww_base64_encode((const unsigned char *)key, strlen(key));
+    static char text[32768];
+    snprintf(text, sizeof text,
+             "apiVersion: v1\nkind: Config\ncurrent-context: a\n"
+             "clusters: [{name: cl, cluster: {server: \"https://k.example\"}}]\n"
+             "contexts: [{name: a, context: {cluster: cl, user: inline}}, {name: b, context: {cluster: cl, user: file}},\n"
+             "  {name: c, context: {cluster: cl, user: bad}}]\n"
+             "users:\n"
+             "- name: inline\n  user:\n    token: " MARKER "-token\n    client-certificate-data: Q0VSVA==\n"
+             "    client-key-data: %s\n"
+             "- name: file\n  user:\n    client-certificate-data: Q0VSVA==\n    client-key: client.key\n"
+             "- name: bad\n  user:\n    client-certificate-data: Q0VSVA==\n    client-key-data: %s*\n"
+             "# padding\n",
+             key_b64, key_b64);
+    free(key_b64);
+    while (strlen(text) < 12000) strcat(text, "# ......................................................................\n");
+    write_file(P(kc, "config"), text, 0600);
+    /* c's key is cut short by a character outside base64 */
+    const char *contexts[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) {
+        ww_kubeconfig_opts o;
+        memset(&o, 0, sizeof o);
+        o.explicit_path = kc;
+        o.context = contexts[i];
+        ww_kubeconfig *k = NULL;
+        g_unwiped = 0;
+        g_marker = MARKER;
+        ww_rc rc = ww_kubeconfig_load(&o, &k, err, sizeof err);
+        int in_load = g_unwiped;
+        ww_kubeconfig_free(k);
+        g_marker = NULL;
+        if (rc != (i == 2 ? WW_EINVAL : WW_OK)) fail_msg("context %s: rc %d: %s", contexts[i], (int)rc, err);
+        if (g_unwiped) fail_msg("context %s: %d blocks freed holding the secret (%d while loading)", contexts[i],
+                                g_unwiped, in_load);
+    }
+}
+
+/* The first read of the service-account token (to check it is there). */
+static void test_in_cluster_token_is_wiped(void **state) {
+    (void)state;
+    char sa[PATH_MAX], p[PATH_MAX], err[2048];
+    mkdir(P(sa, "sa"), 0700);
+    write_file(P(p, "sa/token"), MARKER "-sa-token", 0600);
+    write_file(P(p, "sa/ca.crt"), "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n", 0600);
+    ww_kubeconfig_opts o;
+    memset(&o, 0, sizeof o);
+    o.sa_dir = sa;
+    o.service_host = "10.0.0.1";
+    ww_kubeconfig *k = NULL;
+    g_unwiped = 0;
+    g_marker = MARKER;
+    ww_rc rc = ww_kubeconfig_load(&o, &k, err, sizeof err);
+    ww_auth *a = rc ? NULL : ww_auth_new(k);
+    ww_credentials c;
+    ww_rc rc2 = a ? ww_auth_get(a, &c, err, sizeof err) : WW_EINVAL;
+    ww_auth_free(a);
+    ww_kubeconfig_free(k);
+    g_marker = NULL;
+    if (rc || rc2) fail_msg("rc %d/%d: %s", (int)rc, (int)rc2, err);
+    assert_int_equal(g_unwiped, 0);
+}
+
+/* An exec plugin's answer of 21 KiB (read in pieces: its buffer grows). */
+static void test_exec_output_is_wiped(void **state) {
+    (void)state;
+    char body[4096];
+    snprintf(body, sizeof body,
+             "t=" MARKER "\nfor i in 1 2 3 4 5 6 7 8 9 10; do t=$t$t; done\n"
+             "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+             "\"status\":{\"token\":\"%%s\"}}' $t\n");
+    ww_kubeconfig *k = exec_kubeconfig(body, "");
+    ww_auth *a = ww_auth_new(k);
+    ww_credentials c;
+    char err[1024] = "";
+    g_unwiped = 0;
+    g_marker = MARKER;
+    ww_rc rc = ww_auth_get(a, &c, err, sizeof err);
+    size_t n = rc ? 0 : strlen(c.token);
+    ww_auth_free(a);
+    ww_kubeconfig_free(k);
+    g_marker = NULL;
+    if (rc) fail_msg("rc %d: %s", (int)rc, err);
+    assert_int_equal(n, 1024 * strlen(MARKER));
+    assert_int_equal(g_unwiped, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_exec_second_pipe_fails, fresh_dir),
@@ -426,6 +554,9 @@ int main(void) {
         cmocka_unit_test_setup(test_exec_environment, fresh_dir),
         cmocka_unit_test_setup(test_exec_shared_by_clients, fresh_dir),
         cmocka_unit_test_setup(test_exec_one_run_for_threads, fresh_dir),
+        cmocka_unit_test_setup(test_secrets_in_kubeconfig_are_wiped, fresh_dir),
+        cmocka_unit_test_setup(test_in_cluster_token_is_wiped, fresh_dir),
+        cmocka_unit_test_setup(test_exec_output_is_wiped, fresh_dir),
         cmocka_unit_test_setup(test_exec_closes_its_pipes_and_never_exits, fresh_dir),
         cmocka_unit_test_setup(test_exec_silent_with_pipes_open, fresh_dir),
         cmocka_unit_test_setup(test_exec_wrapper_whose_child_hangs, fresh_dir),
