@@ -31,6 +31,7 @@ extern char **environ;
  * one, so the pointers ww_auth_get gave stay valid. */
 typedef struct {
     unsigned refs; /* under the cache's mutex */
+    unsigned run;  /* the run that gave it (ww_credentials.serial) */
     char *token;
     ww_blob cert, key;
     time_t expiry; /* 0: none */
@@ -450,6 +451,7 @@ static ww_rc refresh_exec(const ww_kubeconfig *k, struct ww_exec_cache *c, char 
         cred_put(cr);
         return rc;
     }
+    cr->run = c->runs;
     c->cur = cr;
     ww_info("auth", "exec plugin %s gave credentials (run %u)", x->command, c->runs);
     return WW_OK;
@@ -487,6 +489,7 @@ ww_rc ww_auth_get(ww_auth *a, ww_credentials *c, char *err, size_t errsz) {
     const ww_kubeconfig *k = a->k;
     c->token = NULL;
     c->cert = c->key = NULL;
+    c->serial = 0;
     if (k->client_cert.n) {
         c->cert = &k->client_cert;
         c->key = &k->client_key;
@@ -503,6 +506,7 @@ ww_rc ww_auth_get(ww_auth *a, ww_credentials *c, char *err, size_t errsz) {
         ww_rc rc = exec_get(a, err, errsz);
         if (rc) return rc;
         c->token = a->cred->token;
+        c->serial = a->cred->run;
         if (a->cred->cert.n) {
             c->cert = &a->cred->cert;
             c->key = &a->cred->key;

@@ -16,6 +16,7 @@ typedef struct {
     const char *token;   /* bearer token, or NULL */
     const ww_blob *cert; /* client certificate PEM, or NULL */
     const ww_blob *key;
+    unsigned serial; /* names cert and key: another value means others (0: the kubeconfig's own) */
 } ww_credentials;
 
 /* k must outlive the ww_auth. */

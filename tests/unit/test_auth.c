@@ -7,24 +7,29 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <malloc.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/base64.h"
 #include "kube/auth.h"
+#include "kube/client.h"
 #include "kube/kubeconfig.h"
 
 /* One folder for the program (removed at the end), a fresh one inside it
@@ -82,20 +87,16 @@ static const char *PLUGIN_COUNTING =
     "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
     "\"status\":{\"token\":\"tok-%d\"}}' $((n))\n";
 
-/* Writes the plugin script g_dir/plugin.sh (body after #!/bin/sh) and a
- * kubeconfig that runs it with RUNS=g_dir/runs plus the env entries given
- * as YAML flow items (may be ""); returns the loaded kubeconfig. */
-static ww_kubeconfig *exec_kubeconfig(const char *body, const char *more_env) {
-    char plugin[PATH_MAX], runs[PATH_MAX], kc[PATH_MAX], script[4096], text[8192], err[2048];
-    snprintf(script, sizeof script, "#!/bin/sh\n%s", body);
-    write_file(P(plugin, "plugin.sh"), script, 0755);
+/* Writes g_dir/config for a server on 127.0.0.1:port and the user (a YAML
+ * flow mapping), and loads it. */
+static ww_kubeconfig *load_kubeconfig(int port, const char *user) {
+    char kc[PATH_MAX], text[16384], err[2048];
     snprintf(text, sizeof text,
              "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-             "clusters: [{name: cl, cluster: {server: \"http://127.0.0.1:1\"}}]\n"
+             "clusters: [{name: cl, cluster: {server: \"http://127.0.0.1:%d\"}}]\n"
              "contexts: [{name: c, context: {cluster: cl, user: u}}]\n"
-             "users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, interactiveMode: Never,\n"
-             "  command: \"%s\", env: [{name: RUNS, value: \"%s\"}%s%s]}}}]\n",
-             plugin, P(runs, "runs"), more_env[0] ? ", " : "", more_env);
+             "users: [{name: u, user: %s}]\n",
+             port, user);
     write_file(P(kc, "config"), text, 0600);
     ww_kubeconfig_opts o;
     memset(&o, 0, sizeof o);
@@ -104,6 +105,26 @@ static ww_kubeconfig *exec_kubeconfig(const char *body, const char *more_env) {
     ww_rc rc = ww_kubeconfig_load(&o, &k, err, sizeof err);
     if (rc) fail_msg("load %s: rc %d: %s", kc, (int)rc, err);
     return k;
+}
+
+/* Writes the plugin script g_dir/plugin.sh (body after #!/bin/sh); into
+ * out, the exec user that runs it with RUNS=g_dir/runs plus the env entries
+ * given as YAML flow items (may be ""). */
+static const char *exec_user(char *out, size_t n, const char *body, const char *more_env) {
+    char plugin[PATH_MAX], runs[PATH_MAX], script[4096];
+    snprintf(script, sizeof script, "#!/bin/sh\n%s", body);
+    write_file(P(plugin, "plugin.sh"), script, 0755);
+    snprintf(out, n,
+             "{exec: {apiVersion: client.authentication.k8s.io/v1, interactiveMode: Never,\n"
+             "  command: \"%s\", env: [{name: RUNS, value: \"%s\"}%s%s]}}",
+             plugin, P(runs, "runs"), more_env[0] ? ", " : "", more_env);
+    return out;
+}
+
+/* A kubeconfig whose user runs the plugin body (see exec_user). */
+static ww_kubeconfig *exec_kubeconfig(const char *body, const char *more_env) {
+    char user[8192];
+    return load_kubeconfig(1, exec_user(user, sizeof user, body, more_env));
 }
 
 /* Lines in g_dir/runs: how many times the plugin ran. */
@@ -547,7 +568,184 @@ static void test_exec_output_is_wiped(void **state) {
     assert_int_equal(g_unwiped, 0);
 }
 
+/* ---- the client, against a loopback HTTP server ----
+ *
+ * curl_easy_setopt is wrapped too (--wrap), to count how often the client
+ * key is handed to libcurl. Every option takes one argument that travels
+ * in an integer register on LP64 (long, pointer, curl_off_t), so it is
+ * passed on as a pointer. */
+CURLcode __real_curl_easy_setopt(CURL *h, CURLoption o, ...);
+CURLcode __wrap_curl_easy_setopt(CURL *h, CURLoption o, ...);
+
+static int g_key_sets, g_key_copied;
+
+CURLcode __wrap_curl_easy_setopt(CURL *h, CURLoption o, ...) {
+    va_list ap;
+    va_start(ap, o);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    if (o == CURLOPT_SSLKEY_BLOB && arg) {
+        g_key_sets++;
+        g_key_copied += ((struct curl_blob *)arg)->flags != CURL_BLOB_NOCOPY;
+    }
+    return __real_curl_easy_setopt(h, o, arg);
+}
+
+#define MAX_REPLIES 8
+
+/* Answers one connection per reply, in order; an empty reply holds the
+ * connection for 3 s without a byte. Keeps the head of each request. */
+typedef struct {
+    const char *reply[MAX_REPLIES + 1];
+    int fd, port;
+    pthread_t th;
+    char request[MAX_REPLIES][4096];
+} server;
+
+static void *serve(void *arg) {
+    server *sv = arg;
+    for (int i = 0; i < MAX_REPLIES && sv->reply[i]; i++) {
+        int c = accept(sv->fd, NULL, NULL);
+        if (c < 0) break;
+        size_t n = 0;
+        while (n < sizeof sv->request[i] - 1 && !strstr(sv->request[i], "\r\n\r\n")) {
+            ssize_t r = read(c, sv->request[i] + n, sizeof sv->request[i] - 1 - n);
+            if (r <= 0) break;
+            n += (size_t)r;
+            sv->request[i][n] = 0;
+        }
+        if (*sv->reply[i]) {
+            ssize_t w = write(c, sv->reply[i], strlen(sv->reply[i]));
+            (void)w;
+        } else {
+            sleep(3);
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static void server_start(server *sv) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    sv->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(sv->fd >= 0);
+    assert_int_equal(bind(sv->fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(sv->fd, 8), 0);
+    assert_int_equal(getsockname(sv->fd, (struct sockaddr *)&a, &al), 0);
+    sv->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&sv->th, NULL, serve, sv), 0);
+}
+
+static void server_stop(server *sv) {
+    shutdown(sv->fd, SHUT_RDWR);
+    pthread_join(sv->th, NULL);
+    close(sv->fd);
+}
+
+static ww_stop_flag g_no_stop;
+
+static ww_rc get(ww_kube_client *c, const ww_req *req, ww_resp *resp) {
+    ww_resp_init(resp, 4096);
+    return ww_kube_request(c, "/api", req, resp);
+}
+
+#define REPLY(status, headers) "HTTP/1.1 " status "\r\n" headers "Content-Length: 0\r\nConnection: close\r\n\r\n"
+
+static ww_rc abort_body(void *ud, const char *data, size_t n) {
+    (void)ud, (void)data, (void)n;
+    return WW_EABORT;
+}
+
+static ww_rc abort_tick(void *ud) {
+    (void)ud;
+    return WW_EABORT;
+}
+
+/* A callback's WW_EABORT ends the transfer and is what the request returns. */
+static void test_client_callbacks_abort(void **state) {
+    (void)state;
+    server sv = {.reply = {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello", ""}};
+    server_start(&sv);
+    ww_kubeconfig *k = load_kubeconfig(sv.port, "{token: t}");
+    ww_kube_client *c = ww_kube_client_new(k, &g_no_stop);
+    ww_resp resp;
+    ww_req body = {.on_body = abort_body};
+    assert_int_equal(get(c, &body, &resp), WW_EABORT);
+    ww_resp_free(&resp);
+    ww_req tick = {.on_tick = abort_tick};
+    double t0 = now_s();
+    assert_int_equal(get(c, &tick, &resp), WW_EABORT);
+    assert_true(now_s() - t0 < 2.5); /* the server holds the connection for 3 s */
+    ww_resp_free(&resp);
+    ww_kube_client_free(c);
+    ww_kubeconfig_free(k);
+    server_stop(&sv);
+}
+
+#define OK_REPLY REPLY("200 OK", "")
+
+/* The kubeconfig's client key goes to libcurl once per handle, uncopied,
+ * not once per request. */
+static void test_client_key_set_once_per_handle(void **state) {
+    (void)state;
+    server sv = {.reply = {OK_REPLY, OK_REPLY, OK_REPLY}};
+    server_start(&sv);
+    ww_kubeconfig *k = load_kubeconfig(sv.port, "{client-certificate-data: Q0VSVA==, client-key-data: S0VZ}");
+    ww_kube_client *c = ww_kube_client_new(k, &g_no_stop);
+    g_key_sets = g_key_copied = 0;
+    ww_req req = {0};
+    for (int i = 0; i < 3; i++) {
+        ww_resp resp;
+        assert_int_equal(get(c, &req, &resp), WW_OK);
+        assert_int_equal(resp.status, 200);
+        ww_resp_free(&resp);
+    }
+    assert_int_equal(g_key_sets, 1);
+    assert_int_equal(g_key_copied, 0);
+    ww_kube_client_free(c);
+    ww_kubeconfig_free(k);
+    server_stop(&sv);
+}
+
+/* A 401 runs the exec plugin again and the request is sent once more with
+ * the new token; the new client key goes to libcurl then, and only then. */
+static void test_client_401_renews_exec_credentials(void **state) {
+    (void)state;
+    server sv = {.reply = {REPLY("401 Unauthorized", ""), OK_REPLY, OK_REPLY}};
+    server_start(&sv);
+    char user[8192];
+    exec_user(user, sizeof user,
+              "echo run >> \"$RUNS\"\nn=$(wc -l < \"$RUNS\")\n"
+              "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+              "\"status\":{\"token\":\"tok-%d\",\"clientCertificateData\":\"CERT\",\"clientKeyData\":\"KEY-%d\"}}' "
+              "$((n)) $((n))\n",
+              "");
+    ww_kubeconfig *k = load_kubeconfig(sv.port, user);
+    ww_kube_client *c = ww_kube_client_new(k, &g_no_stop);
+    g_key_sets = g_key_copied = 0;
+    ww_req req = {0};
+    ww_resp resp;
+    assert_int_equal(get(c, &req, &resp), WW_OK);
+    assert_int_equal(resp.status, 200);
+    ww_resp_free(&resp);
+    assert_int_equal(get(c, &req, &resp), WW_OK);
+    assert_int_equal(resp.status, 200);
+    ww_resp_free(&resp);
+    ww_kube_client_free(c);
+    ww_kubeconfig_free(k);
+    server_stop(&sv);
+    assert_non_null(strstr(sv.request[0], "\r\nAuthorization: Bearer tok-1\r\n"));
+    assert_non_null(strstr(sv.request[1], "\r\nAuthorization: Bearer tok-2\r\n"));
+    assert_non_null(strstr(sv.request[2], "\r\nAuthorization: Bearer tok-2\r\n"));
+    assert_int_equal(plugin_runs(), 2);
+    assert_int_equal(g_key_sets, 2);
+    assert_int_equal(g_key_copied, 0);
+}
+
 int main(void) {
+    /* the loopback server is reached directly, whatever the environment says */
+    setenv("no_proxy", "*", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_exec_second_pipe_fails, fresh_dir),
         cmocka_unit_test_setup(test_exec_process_attributes, fresh_dir),
@@ -557,6 +755,9 @@ int main(void) {
         cmocka_unit_test_setup(test_secrets_in_kubeconfig_are_wiped, fresh_dir),
         cmocka_unit_test_setup(test_in_cluster_token_is_wiped, fresh_dir),
         cmocka_unit_test_setup(test_exec_output_is_wiped, fresh_dir),
+        cmocka_unit_test_setup(test_client_callbacks_abort, fresh_dir),
+        cmocka_unit_test_setup(test_client_key_set_once_per_handle, fresh_dir),
+        cmocka_unit_test_setup(test_client_401_renews_exec_credentials, fresh_dir),
         cmocka_unit_test_setup(test_exec_closes_its_pipes_and_never_exits, fresh_dir),
         cmocka_unit_test_setup(test_exec_silent_with_pipes_open, fresh_dir),
         cmocka_unit_test_setup(test_exec_wrapper_whose_child_hangs, fresh_dir),
