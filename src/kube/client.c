@@ -9,6 +9,8 @@
 #include "core/log.h"
 #include "core/secret.h"
 
+#define RETRY_AFTER_MAX_S 300.0
+
 struct ww_kube_client {
     const ww_kubeconfig *k;
     ww_auth *auth;
@@ -190,7 +192,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud) {
         tmp[l] = 0;
         char *end;
         double v = strtod(tmp, &end);
-        if (end != tmp && v >= 0) x->resp->retry_after = v;
+        /* Capped: a proxy answering 1e9 would park the stream for ever. */
+        if (end != tmp && v >= 0) x->resp->retry_after = v < RETRY_AFTER_MAX_S ? v : RETRY_AFTER_MAX_S;
     }
     return len;
 }

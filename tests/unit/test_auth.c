@@ -652,6 +652,33 @@ static ww_rc get(ww_kube_client *c, const ww_req *req, ww_resp *resp) {
 
 #define REPLY(status, headers) "HTTP/1.1 " status "\r\n" headers "Content-Length: 0\r\nConnection: close\r\n\r\n"
 
+/* Retry-After is capped at 300 s: a proxy answering 1e9 must not park the
+ * stream for ever. */
+static void test_client_retry_after_is_capped(void **state) {
+    (void)state;
+    server sv = {.reply = {REPLY("429 Too Many Requests", "Retry-After: 1000000000\r\n"),
+                           REPLY("503 Service Unavailable", "Retry-After: 7\r\n"),
+                           REPLY("429 Too Many Requests", "Retry-After: 1e9\r\n"),
+                           REPLY("503 Service Unavailable", "Retry-After: 301\r\n"),
+                           REPLY("503 Service Unavailable", "")}};
+    server_start(&sv);
+    ww_kubeconfig *k = load_kubeconfig(sv.port, "{token: t}");
+    ww_kube_client *c = ww_kube_client_new(k, &g_no_stop);
+    const double want[] = {300, 7, 300, 300, -1};
+    const long status[] = {429, 503, 429, 503, 503};
+    ww_req req = {0};
+    for (int i = 0; i < 5; i++) {
+        ww_resp resp;
+        assert_int_equal(get(c, &req, &resp), WW_OK);
+        assert_int_equal(resp.status, status[i]);
+        if (resp.retry_after != want[i]) fail_msg("reply %d: retry_after %g, want %g", i, resp.retry_after, want[i]);
+        ww_resp_free(&resp);
+    }
+    ww_kube_client_free(c);
+    ww_kubeconfig_free(k);
+    server_stop(&sv);
+}
+
 static ww_rc abort_body(void *ud, const char *data, size_t n) {
     (void)ud, (void)data, (void)n;
     return WW_EABORT;
@@ -755,6 +782,7 @@ int main(void) {
         cmocka_unit_test_setup(test_secrets_in_kubeconfig_are_wiped, fresh_dir),
         cmocka_unit_test_setup(test_in_cluster_token_is_wiped, fresh_dir),
         cmocka_unit_test_setup(test_exec_output_is_wiped, fresh_dir),
+        cmocka_unit_test_setup(test_client_retry_after_is_capped, fresh_dir),
         cmocka_unit_test_setup(test_client_callbacks_abort, fresh_dir),
         cmocka_unit_test_setup(test_client_key_set_once_per_handle, fresh_dir),
         cmocka_unit_test_setup(test_client_401_renews_exec_credentials, fresh_dir),
