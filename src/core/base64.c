@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "core/secret.h"
+
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *ww_base64_encode(const unsigned char *in, size_t n) {
@@ -64,6 +66,7 @@ ww_rc ww_base64_decode(const char *in, size_t n, unsigned char **out, size_t *ou
     *outlen = on;
     return WW_OK;
 bad:
-    free(o);
+    /* what was decoded so far may be part of a key */
+    ww_secret_free(o, on);
     return WW_EINVAL;
 }

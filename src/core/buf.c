@@ -6,23 +6,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/secret.h"
+
 void ww_buf_init(ww_buf *b, size_t max) {
     b->p = NULL;
     b->len = 0;
     b->cap = 0;
     b->max = max;
+    b->secret = 0;
+}
+
+void ww_buf_init_secret(ww_buf *b, size_t max) {
+    ww_buf_init(b, max);
+    b->secret = 1;
 }
 
 void ww_buf_free(ww_buf *b) {
     if (!b) return;
-    free(b->p);
+    if (b->secret)
+        ww_secret_free(b->p, b->cap);
+    else
+        free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
 }
 
 void ww_buf_reset(ww_buf *b) {
+    if (b->p && b->secret) ww_secret_wipe(b->p, b->len);
     b->len = 0;
     if (b->p) b->p[0] = '\0';
+}
+
+/* A block of ncap bytes holding the content: realloc, or for a secret a
+ * fresh block (the old one is wiped and freed). */
+static char *regrow(ww_buf *b, size_t ncap) {
+    if (!b->secret) return realloc(b->p, ncap);
+    char *np = malloc(ncap);
+    if (np && b->p) {
+        memcpy(np, b->p, b->len + 1);
+        ww_secret_free(b->p, b->cap);
+    }
+    return np;
 }
 
 static ww_rc reserve(ww_buf *b, size_t extra) {
@@ -32,7 +56,7 @@ static ww_rc reserve(ww_buf *b, size_t extra) {
     size_t ncap = b->cap ? b->cap : 256;
     while (ncap < need) ncap *= 2;
     if (ncap > b->max + 1) ncap = b->max + 1;
-    char *np = realloc(b->p, ncap);
+    char *np = regrow(b, ncap);
     if (!np) return WW_ENOMEM;
     b->p = np;
     b->cap = ncap;
@@ -104,6 +128,7 @@ void ww_buf_consume(ww_buf *b, size_t n) {
         return;
     }
     memmove(b->p, b->p + n, b->len - n);
+    if (b->secret) ww_secret_wipe(b->p + b->len - n, n);
     b->len -= n;
     b->p[b->len] = '\0';
 }

@@ -14,9 +14,15 @@ typedef struct {
     size_t len;
     size_t cap;
     size_t max;
+    int secret; /* see ww_buf_init_secret */
 } ww_buf;
 
 void ww_buf_init(ww_buf *b, size_t max);
+/* As ww_buf_init, for a buffer that holds a secret (a token, a key, a file
+ * that may contain them): growing copies it to a new block and wipes the
+ * old one (realloc would leave the old copy in freed memory), and free,
+ * reset and consume wipe what they drop. */
+void ww_buf_init_secret(ww_buf *b, size_t max);
 void ww_buf_free(ww_buf *b);
 void ww_buf_reset(ww_buf *b);
 ww_rc ww_buf_append(ww_buf *b, const void *data, size_t n);

@@ -9,6 +9,8 @@
 #include "core/log.h"
 #include "core/secret.h"
 
+#define RETRY_AFTER_MAX_S 300.0
+
 struct ww_kube_client {
     const ww_kubeconfig *k;
     ww_auth *auth;
@@ -16,6 +18,10 @@ struct ww_kube_client {
     ww_stop_flag *stop;
     char *base;       /* URL prefix used for requests */
     char *connect_to; /* tls-server-name mapping for CURLOPT_CONNECT_TO */
+    struct curl_slist *connect_to_list; /* libcurl keeps the pointer: lives with the handle */
+    int tls_set;                        /* the handle holds tls_key/tls_serial's client certificate */
+    const ww_blob *tls_key;
+    unsigned tls_serial;
 };
 
 typedef struct {
@@ -88,6 +94,52 @@ static int setup_urls(ww_kube_client *c) {
     return rc;
 }
 
+static size_t on_header(char *buf, size_t size, size_t n, void *ud);
+static size_t on_write(char *data, size_t size, size_t n, void *ud);
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un);
+
+/* What every request of the handle shares is set once (the handle is never
+ * reset): libcurl copies strings such as the password on every set and
+ * frees the copies unwiped. */
+static int setup_handle(ww_kube_client *c) {
+    CURL *h = c->h;
+    const ww_kubeconfig *k = c->k;
+    if (c->connect_to && !(c->connect_to_list = curl_slist_append(NULL, c->connect_to))) return -1;
+    if (c->connect_to_list) curl_easy_setopt(h, CURLOPT_CONNECT_TO, c->connect_to_list);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 10L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    /* No Accept-Encoding: watch streams may be gzip members libcurl rejects. */
+    if (k->insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (k->ca.n) {
+        struct curl_blob b = {k->ca.p, k->ca.n, CURL_BLOB_NOCOPY};
+        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
+    }
+    curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+    if (k->username || k->password) {
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(h, CURLOPT_USERNAME, k->username ? k->username : "");
+        curl_easy_setopt(h, CURLOPT_PASSWORD, k->password ? k->password : "");
+    }
+    if (k->proxy_url) {
+        curl_easy_setopt(h, CURLOPT_PROXY, k->proxy_url);
+        /* client-go sends every request through proxy-url; without this,
+         * libcurl would still skip it for hosts listed in $NO_PROXY. */
+        curl_easy_setopt(h, CURLOPT_NOPROXY, "");
+    }
+    return 0;
+}
+
 ww_kube_client *ww_kube_client_new(const ww_kubeconfig *k, ww_stop_flag *stop) {
     ww_kube_client *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -95,7 +147,7 @@ ww_kube_client *ww_kube_client_new(const ww_kubeconfig *k, ww_stop_flag *stop) {
     c->stop = stop;
     c->auth = ww_auth_new(k);
     c->h = curl_easy_init();
-    if (!c->auth || !c->h || setup_urls(c)) {
+    if (!c->auth || !c->h || setup_urls(c) || setup_handle(c)) {
         ww_kube_client_free(c);
         return NULL;
     }
@@ -104,11 +156,30 @@ ww_kube_client *ww_kube_client_new(const ww_kubeconfig *k, ww_stop_flag *stop) {
 
 void ww_kube_client_free(ww_kube_client *c) {
     if (!c) return;
+    /* the handle first: it points at the client key ww_auth holds */
     if (c->h) curl_easy_cleanup(c->h);
     ww_auth_free(c->auth);
+    curl_slist_free_all(c->connect_to_list);
     free(c->base);
     free(c->connect_to);
     free(c);
+}
+
+/* The client certificate goes to the handle only when it changes: once for
+ * the kubeconfig's own, again when an exec plugin gives a new one. The key
+ * is not copied (CURL_BLOB_NOCOPY), so libcurl leaves no copy of it in
+ * freed memory; ours outlives the handle's use of it (the kubeconfig's
+ * lives as long as the kubeconfig, an exec answer until the next
+ * ww_auth_get, which comes before the next transfer). */
+static void set_client_cert(ww_kube_client *c, const ww_credentials *cr) {
+    if (c->tls_set && cr->key == c->tls_key && cr->serial == c->tls_serial) return;
+    struct curl_blob cb = {cr->cert ? cr->cert->p : NULL, cr->cert ? cr->cert->n : 0, CURL_BLOB_COPY};
+    struct curl_blob kb = {cr->key ? cr->key->p : NULL, cr->key ? cr->key->n : 0, CURL_BLOB_NOCOPY};
+    curl_easy_setopt(c->h, CURLOPT_SSLCERT_BLOB, cr->cert ? &cb : NULL);
+    curl_easy_setopt(c->h, CURLOPT_SSLKEY_BLOB, cr->key ? &kb : NULL);
+    c->tls_set = 1;
+    c->tls_key = cr->key;
+    c->tls_serial = cr->serial;
 }
 
 static size_t on_header(char *buf, size_t size, size_t n, void *ud) {
@@ -121,7 +192,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud) {
         tmp[l] = 0;
         char *end;
         double v = strtod(tmp, &end);
-        if (end != tmp && v >= 0) x->resp->retry_after = v;
+        /* Capped: a proxy answering 1e9 would park the stream for ever. */
+        if (end != tmp && v >= 0) x->resp->retry_after = v < RETRY_AFTER_MAX_S ? v : RETRY_AFTER_MAX_S;
     }
     return len;
 }
@@ -163,7 +235,6 @@ static ww_rc once(ww_kube_client *c, const char *path, const ww_req *req, ww_res
         snprintf(resp->error, sizeof resp->error, "%s", err);
         return rc;
     }
-    curl_easy_reset(h);
     ww_buf url;
     ww_buf_init(&url, 1 << 16);
     if (ww_buf_puts(&url, c->base) || ww_buf_puts(&url, path)) {
@@ -202,69 +273,34 @@ static ww_rc once(ww_kube_client *c, const char *path, const ww_req *req, ww_res
     ww_buf_free(&tmp);
     if (req->body) hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 
-    struct curl_slist *connect_to = NULL;
-    if (c->connect_to) connect_to = curl_slist_append(NULL, c->connect_to);
-
     xfer x = {.c = c, .req = req, .resp = resp, .cb_rc = WW_OK, .status_seen = 0};
     curl_easy_setopt(h, CURLOPT_URL, url.p);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    if (connect_to) curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 10L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, req->connect_timeout_s ? req->connect_timeout_s : 10L);
-    if (req->timeout_s) curl_easy_setopt(h, CURLOPT_TIMEOUT, req->timeout_s);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, req->timeout_s);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
-    /* No Accept-Encoding: watch streams may be gzip members libcurl rejects. */
-    if (req->method) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
-    if (req->body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-    }
-    if (k->insecure) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    } else if (k->ca.n) {
-        struct curl_blob b = {k->ca.p, k->ca.n, CURL_BLOB_NOCOPY};
-        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
-    }
-    if (cr.cert) {
-        struct curl_blob cb = {cr.cert->p, cr.cert->n, CURL_BLOB_COPY};
-        struct curl_blob kb = {cr.key->p, cr.key->n, CURL_BLOB_COPY};
-        curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-        curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cb);
-        curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-        curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &kb);
-    }
-    if (k->username || k->password) {
-        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(h, CURLOPT_USERNAME, k->username ? k->username : "");
-        curl_easy_setopt(h, CURLOPT_PASSWORD, k->password ? k->password : "");
-    }
-    if (k->proxy_url) {
-        curl_easy_setopt(h, CURLOPT_PROXY, k->proxy_url);
-        /* client-go sends every request through proxy-url; without this,
-         * libcurl would still skip it for hosts listed in $NO_PROXY. */
-        curl_easy_setopt(h, CURLOPT_NOPROXY, "");
-    }
+    /* The handle is reused: every request says its method and body. */
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, req->body ? (curl_off_t)req->body_len : (curl_off_t)-1);
+    if (!req->body) curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+    set_client_cert(c, &cr);
 
     CURLcode cc = curl_easy_perform(h);
     if (!x.status_seen) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    /* The handle lives on: leave it no pointer into this request. */
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
 
     ww_secret_free_str(authz);
     /* curl_slist_append copied the Authorization header: wipe that too. */
     for (struct curl_slist *l = hdrs; l; l = l->next) ww_secret_wipe(l->data, strlen(l->data));
     curl_slist_free_all(hdrs);
-    curl_slist_free_all(connect_to);
     ww_buf_free(&url);
 
     if (cc == CURLE_OK) {

@@ -15,7 +15,8 @@
 typedef struct ww_kube_client ww_kube_client;
 
 /* Called with each piece of a 2xx response body. Return WW_OK to go on;
- * anything else aborts the transfer and is returned by the request. */
+ * anything else (WW_EABORT, say) aborts the transfer and is returned by the
+ * request as it is. */
 typedef ww_rc (*ww_body_fn)(void *ud, const char *data, size_t n);
 
 typedef struct {
@@ -31,7 +32,7 @@ typedef struct {
 
 typedef struct {
     long status;        /* HTTP status, 0 if none */
-    double retry_after; /* seconds from Retry-After, -1 if absent */
+    double retry_after; /* seconds from Retry-After (at most 300), -1 if absent */
     ww_buf body;        /* error bodies always, 2xx bodies without on_body */
     char error[512];    /* transport error text */
 } ww_resp;

@@ -3,15 +3,19 @@
 #include "kube/kubeconfig.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "core/base64.h"
+#include "core/buf.h"
 #include "core/secret.h"
+#include "kube/auth.h"
 
 #define MAX_FILES 16
 #define MAX_KUBECONFIG_BYTES (16u << 20)
@@ -39,46 +43,37 @@ static void fail(loader *L, const char *fmt, ...) {
 
 static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
 
+/* The file may hold a secret (a kubeconfig, a token, a key), so it is read
+ * without stdio (whose buffer is freed unwiped) into a secret buffer (grown
+ * by copy and wipe, never realloc). */
 ww_rc ww_read_file(const char *path, size_t max, ww_blob *out) {
     out->p = NULL;
     out->n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return WW_EIO;
-    size_t cap = 4096, n = 0;
-    unsigned char *p = malloc(cap + 1);
-    if (!p) {
-        fclose(f);
-        return WW_ENOMEM;
-    }
-    for (;;) {
-        if (n == cap) {
-            if (cap >= max) {
-                free(p);
-                fclose(f);
-                return WW_ETOOBIG;
-            }
-            cap = cap * 2 > max ? max : cap * 2;
-            unsigned char *np = realloc(p, cap + 1);
-            if (!np) {
-                free(p);
-                fclose(f);
-                return WW_ENOMEM;
-            }
-            p = np;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return WW_EIO;
+    ww_buf b;
+    ww_buf_init_secret(&b, max);
+    char chunk[16384];
+    ww_rc rc = ww_buf_append(&b, "", 0); /* an empty file is "", not NULL */
+    while (!rc) {
+        ssize_t r = read(fd, chunk, sizeof chunk);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            rc = r < 0 ? WW_EIO : WW_OK;
+            break;
         }
-        size_t r = fread(p + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
+        rc = ww_buf_append(&b, chunk, (size_t)r);
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(p);
-        return WW_EIO;
+    ww_secret_wipe(chunk, sizeof chunk);
+    int e = errno;
+    close(fd);
+    if (rc) {
+        ww_buf_free(&b);
+        errno = e; /* callers report strerror(errno) */
+        return rc;
     }
-    p[n] = 0;
-    out->p = p;
-    out->n = n;
+    out->p = (unsigned char *)b.p;
+    out->n = b.len;
     return WW_OK;
 }
 
@@ -153,6 +148,26 @@ static char *dirname_of(const char *path) {
     return strndup(path, (size_t)(slash - path));
 }
 
+/* Wipes every scalar of the document (tokens, keys, passwords are among
+ * them) and deletes it. */
+static void doc_delete(yaml_document_t *d) {
+    for (yaml_node_t *n = d->nodes.start; n && n < d->nodes.top; n++)
+        if (n->type == YAML_SCALAR_NODE) ww_secret_wipe(n->data.scalar.value, n->data.scalar.length);
+    yaml_document_delete(d);
+}
+
+/* Wipes what the parser still holds of the text (its raw and decoded
+ * input buffers, scalars of tokens not yet consumed, as after an error) and
+ * deletes it. What libyaml freed on its own while scanning (the old blocks
+ * of scalars it grew, its temporary strings) is out of reach. */
+static void parser_delete(yaml_parser_t *p) {
+    if (p->raw_buffer.start) ww_secret_wipe(p->raw_buffer.start, (size_t)(p->raw_buffer.end - p->raw_buffer.start));
+    if (p->buffer.start) ww_secret_wipe(p->buffer.start, (size_t)(p->buffer.end - p->buffer.start));
+    for (yaml_token_t *t = p->tokens.head; t && t < p->tokens.tail; t++)
+        if (t->type == YAML_SCALAR_TOKEN) ww_secret_wipe(t->data.scalar.value, t->data.scalar.length);
+    yaml_parser_delete(p);
+}
+
 static ww_rc load_file(loader *L, const char *path, int must_exist) {
     ww_blob b;
     ww_rc rc = ww_read_file(path, MAX_KUBECONFIG_BYTES, &b);
@@ -162,7 +177,7 @@ static ww_rc load_file(loader *L, const char *path, int must_exist) {
         return WW_EINVAL;
     }
     if (L->n == MAX_FILES) {
-        free(b.p);
+        ww_secret_free(b.p, b.n);
         fail(L, "KUBECONFIG names more than %d files", MAX_FILES);
         return WW_EINVAL;
     }
@@ -171,23 +186,20 @@ static ww_rc load_file(loader *L, const char *path, int must_exist) {
     yaml_parser_initialize(&p);
     yaml_parser_set_input_string(&p, b.p, b.n);
     int ok = yaml_parser_load(&p, &f->doc);
-    if (!ok) {
+    if (!ok)
         fail(L, "kubeconfig %s: not valid YAML: %s at line %zu column %zu", path, p.problem ? p.problem : "parse error",
              p.problem_mark.line + 1, p.problem_mark.column + 1);
-        yaml_parser_delete(&p);
-        free(b.p);
-        return WW_EINVAL;
-    }
-    yaml_parser_delete(&p);
-    free(b.p);
+    parser_delete(&p);
+    ww_secret_free(b.p, b.n);
+    if (!ok) return WW_EINVAL;
     yaml_node_t *r = yaml_document_get_root_node(&f->doc);
     if (r && r->type != YAML_MAPPING_NODE) {
-        yaml_document_delete(&f->doc);
+        doc_delete(&f->doc);
         fail(L, "kubeconfig %s: not a kubeconfig (the top level is not a mapping)", path);
         return WW_EINVAL;
     }
     if (!r) { /* an empty file is an empty config, as in client-go */
-        yaml_document_delete(&f->doc);
+        doc_delete(&f->doc);
         return WW_OK;
     }
     f->path = strdup(path);
@@ -198,7 +210,7 @@ static ww_rc load_file(loader *L, const char *path, int must_exist) {
 
 static void loader_free(loader *L) {
     for (int i = 0; i < L->n; i++) {
-        yaml_document_delete(&L->files[i].doc);
+        doc_delete(&L->files[i].doc);
         free(L->files[i].path);
         free(L->files[i].dir);
     }
@@ -235,6 +247,7 @@ static ww_rc load_exec(loader *L, kfile *f, yaml_node_t *e, const char *what, ww
     ww_exec_conf *x = calloc(1, sizeof *x);
     if (!x) return WW_ENOMEM;
     k->exec = x;
+    if (!(x->cache = ww_exec_cache_new())) return WW_ENOMEM;
     const char *cmd = get_str(f, e, "command");
     const char *api = get_str(f, e, "apiVersion");
     if (!cmd || !*cmd) {
@@ -424,7 +437,7 @@ static ww_rc load_in_cluster(loader *L, const ww_kubeconfig_opts *o, ww_kubeconf
         fail(L, "in-cluster config: cannot read the service-account token %s: %s", k->token_file, strerror(errno));
         rc = WW_EINVAL;
     } else if (!rc) {
-        free(tok.p);
+        ww_secret_free(tok.p, tok.n);
     }
     free(ca);
     free(ns);
@@ -573,6 +586,7 @@ void ww_kubeconfig_free(ww_kubeconfig *k) {
         free(x->api_version);
         free(x->install_hint);
         free(x->interactive_mode);
+        ww_exec_cache_free(x->cache);
         free(x);
     }
     free(k);

@@ -21,6 +21,8 @@ typedef struct {
     char *value;
 } ww_kv;
 
+struct ww_exec_cache;
+
 typedef struct {
     char *command; /* resolved as client-go does */
     char **args;   /* NULL-terminated argv, args[0] == command */
@@ -30,6 +32,7 @@ typedef struct {
     char *install_hint;
     int provide_cluster_info;
     char *interactive_mode; /* Never, IfAvailable, Always */
+    struct ww_exec_cache *cache; /* the plugin's last answer, for every client of this kubeconfig (auth.c) */
 } ww_exec_conf;
 
 typedef struct {

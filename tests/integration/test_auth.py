@@ -12,6 +12,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -270,6 +271,27 @@ def test_exec_plugin_credentials_are_renewed_when_they_expire(cluster, sas, watc
     wait_added(w, cluster.create_wf(ns, "with-renewed-credentials"))
     assert logged(w, "gave credentials (run 2)")
     assert not logged(w, "401 Unauthorized")  # renewed because they expired, not because they were refused
+    assert records(w, "error") == []
+    assert w.stop() == 0
+
+
+def test_one_exec_plugin_run_serves_every_namespace(cluster, sas, watcher_factory, tmp_path):
+    """One reflector thread per namespace, each with its own client, and one
+    plugin run for all of them, also across their re-watches."""
+    nss = [cluster.namespace("share") for _ in range(6)]
+    install_plugin(tmp_path)
+    (tmp_path / "token").write_text(sas.create(nss[0], "plugin-user"))  # a cluster-wide binding
+    counter = tmp_path / "runs"
+    kc = write_kubeconfig(tmp_path / "config", cluster_entry(cluster),
+                          exec_user(V1, {"TOKEN_FILE": tmp_path / "token", "COUNTER_FILE": counter}))
+    w = watcher_factory(["--kubeconfig", kc, *[a for ns in nss for a in ("--namespace", ns)], *FAST_WATCH], cwd="/")
+    for ns in nss:
+        wait_added(w, cluster.create_wf(ns, "first"))
+    time.sleep(3.5)  # every stream has re-watched (watch timeouts of 2 to 3 s), asking for credentials again
+    for ns in nss:
+        wait_added(w, cluster.create_wf(ns, "after-a-re-watch"))
+    assert runs(counter) == 1, w.log_text()[-3000:]
+    assert logged(w, "gave credentials (run 1)") and not logged(w, "(run 2)")
     assert records(w, "error") == []
     assert w.stop() == 0
 
