@@ -73,6 +73,7 @@ struct ww_pipeline {
     unsigned long unsaved;
     int dirty;
     int conflict; /* another writer owns the checkpoint: never save again */
+    int save_now;       /* a save is due whatever the interval says */
     int kind_journaled; /* the journal (or the last save) has the resource's apiVersion and kind */
     ww_backoff bo;
     ww_pipeline_stats st;
@@ -118,6 +119,10 @@ static int past_deadline(ww_pipeline *p) {
 }
 
 static ww_rc commit(ww_pipeline *p, const ww_commit *op) {
+    /* A stream's first complete list is saved at once: until a save says
+     * it listed, a restart lists again as if for the first time, and what
+     * changed meanwhile would count as initial state, not as changes. */
+    if (op->end && op->stream < p->t->n_streams && !p->t->streams[op->stream].listed) p->save_now = 1;
     ww_rc rc = ww_tracker_commit(p->t, op);
     if (rc) {
         ww_error("pipeline", "cannot update the index: %s", ww_strerror(rc));
@@ -134,6 +139,7 @@ static ww_rc save(ww_pipeline *p, int force) {
     /* The change count bounds duplicates after a crash; saves still come at
      * most once a second, as each one writes the whole index. */
     double since = now - p->last_save;
+    if (p->save_now) force = 1;
     if (!force && since < p->o.save_interval_s && (p->unsaved < p->o.save_changes || since < 1.0)) return WW_OK;
     p->last_save = now;
     ww_rc rc = ww_checkpoint_write(p->t, &p->o.ident, &p->blob);
@@ -154,6 +160,7 @@ static ww_rc save(ww_pipeline *p, int force) {
     ww_buf_free(&p->blob);
     ww_buf_init(&p->blob, (size_t)1 << 32);
     p->st.saves++;
+    p->save_now = 0;
     p->kind_journaled = p->t->kind[0] != 0; /* the save emptied the journal; its header has the kind */
     /* the saved header says "relist" for every open snapshot */
     for (size_t s = 0; s < p->t->n_streams; s++) ww_tracker_open_durable(p->t, s);

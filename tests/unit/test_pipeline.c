@@ -322,11 +322,34 @@ static void test_first_save_counts_from_the_loaded_checkpoint(void **state) {
     ww_queue_destroy(&q);
 }
 
+/* A stream's first complete list is saved at once, whatever the interval:
+ * a restart before that save would list again as if for the first time. */
+static void test_first_complete_list_is_saved_at_once(void **state) {
+    (void)state;
+    reset_doubles();
+    ww_queue q;
+    ww_queue_init(&q, 1 << 24);
+    ww_tracker t;
+    assert_int_equal(ww_tracker_init(&t, NULL, 0, NULL, NULL), WW_OK);
+    t.loaded_written = (long long)time(NULL); /* the interval (1000 s) is not due */
+    push(&q, WW_DELTA_SNAPSHOT_BEGIN, NULL, NULL);
+    push(&q, WW_DELTA_SNAPSHOT_ITEM, "x", "2");
+    push(&q, WW_DELTA_SNAPSHOT_END, NULL, "3");
+    push(&q, WW_DELTA_ADDED, "y", "4");
+    ww_pipeline_opts o = opts();
+    o.linger_s = 0;
+    run(&t, &q, &o);
+    assert_int_equal(g_store.saves, 2); /* at the list's end, and the final one */
+    ww_tracker_free(&t);
+    ww_queue_destroy(&q);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_per_object_order_whatever_the_sink_answers),
         cmocka_unit_test(test_open_snapshot_is_durable_before_it_publishes),
         cmocka_unit_test(test_first_save_counts_from_the_loaded_checkpoint),
+        cmocka_unit_test(test_first_complete_list_is_saved_at_once),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ww_buf_free(&g_store.blob);
