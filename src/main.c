@@ -247,6 +247,11 @@ int main(int argc, char **argv) {
     }
     if ((exit_code = load_checkpoint(store, &tracker, &ident, &cfg))) goto out;
     if (cfg.reset_checkpoint) ww_tracker_drop_unwatched(&tracker);
+    for (size_t i = 0; i < tracker.n_streams; i++)
+        if (tracker.streams[i].relist_from[0] && !tracker.streams[i].rv[0])
+            ww_warn("watch", "%s: relisting: the relist after resourceVersion %s did not complete before the last stop",
+                    tracker.streams[i].namespace_ ? tracker.streams[i].namespace_ : "all-namespaces",
+                    tracker.streams[i].relist_from);
     if (cfg.resource_version) {
         int known = tracker.index.len > 0;
         for (size_t i = 0; i < tracker.n_streams; i++) known |= tracker.streams[i].listed || tracker.streams[i].rv[0];

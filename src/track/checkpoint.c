@@ -195,6 +195,7 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
             if ((!ns && !st->namespace_) || (ns && st->namespace_ && !strcmp(ns, st->namespace_))) {
                 /* An open snapshot at the save: list again, never replay. */
                 snprintf(st->rv, sizeof st->rv, "%s", relist || !rv ? "" : rv);
+                if (relist && rv) snprintf(st->relist_from, sizeof st->relist_from, "%s", rv);
                 st->listed = listed;
                 matched = 1;
             }
@@ -322,6 +323,7 @@ ww_rc ww_checkpoint_read_journal(ww_tracker *t, const char *data, size_t n, size
                 ww_stream *s = &t->streams[i];
                 const char *ns = s->namespace_ ? s->namespace_ : "*";
                 if (!strcmp(ns, f[1])) {
+                    if (s->rv[0]) memcpy(s->relist_from, s->rv, sizeof s->relist_from);
                     if (s->rv[0]) s->listed = 1;
                     s->rv[0] = 0;
                 }

@@ -79,6 +79,7 @@ typedef struct {
     int recovering;   /* the current snapshot follows an earlier one or a stored checkpoint */
     int open;         /* a snapshot is in progress over a checkpoint RV (see above) */
     int open_durable; /* the store knows it is open */
+    char relist_from[64]; /* loaded: the RV of a relist that did not complete before the last stop */
 } ww_stream;
 
 typedef struct {

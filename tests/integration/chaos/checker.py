@@ -142,7 +142,7 @@ def parse_message(ev, pos, where):
     return Msg(pos, where, t, uid, rv, kind, id_, md.get("namespace"), md.get("name"))
 
 
-TOO_OLD = re.compile(r"too old resource version: (\d+)")
+TOO_OLD = re.compile(r"too old resource version: (\d+)|the relist after resourceVersion (\d+) did not complete")
 POSITION = re.compile(r"(?:listed \d+ \S+ at|streaming list complete at|resuming the watch from) resourceVersion (\d+)")
 
 
@@ -167,7 +167,7 @@ def gap_windows(log_texts, namespaces):
             if "relisting" in rest or "listing again" in rest:
                 m = TOO_OLD.search(rest)
                 if m:
-                    pending[ns] = int(m.group(1))
+                    pending[ns] = int(m.group(1) or m.group(2))
                 elif ns in last:
                     pending.setdefault(ns, last[ns])
                 # else: the first list of a start without a checkpoint failed
