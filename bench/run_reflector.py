@@ -34,7 +34,10 @@ error.
 The watcher is build-bench/workflow-watcher (meson buildtype debugoptimized:
 -O2 -g), rebuilt with ninja if needed and copied aside for the runs
 (--watcher BIN runs another binary). --profile runs one more watcher pass of
-each stream under `perf record -e cpu-clock -g` and prints the top symbols.
+each stream under `perf record -e cpu-clock -g` and prints the top symbols
+(self time, user and kernel); --callgrind runs one repetition of each stream
+under valgrind's callgrind and prints instructions by function, inclusive
+(who calls the JSON skipper). --runs 0 runs only these.
 """
 import argparse
 import json
@@ -278,6 +281,19 @@ def profile(ww, stream, lines, tmp, outdir, name):
     print(f"(perf data: {data}; callers: perf report -i {data} --no-children -g caller)")
 
 
+def callgrind(ww, stream, tmp, outdir, name):
+    """One repetition of the stream under callgrind: inclusive instruction counts by function."""
+    rp = replay(stream, 1)
+    data = os.path.join(DATA, f"callgrind-{name}.out")
+    run_watcher(ww, rp, count_lines(stream), tmp, outdir,
+                ["valgrind", "-q", "--tool=callgrind", f"--callgrind-out-file={data}"])
+    r = subprocess.run(["callgrind_annotate", "--inclusive=yes", data], capture_output=True, text=True)
+    lines = r.stdout.splitlines()
+    head = next(i for i, l in enumerate(lines) if "file:function" in l)
+    print("\n".join(l for l in lines[:head + 40] if l.strip() and not l.startswith("--")))
+    print(f"(callgrind data: {data}; callers: callgrind_annotate --inclusive=yes --tree=caller {data})")
+
+
 def machine(ww_build):
     model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     curl_v = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
@@ -295,6 +311,39 @@ def fmt_row(name, runs, mb, lines):
             f"{statistics.median(r['sys'] for r in runs):.2f} | {statistics.median(r['rss_kb'] for r in runs):,.0f} |")
 
 
+def measure(a, ww, stream, repeat, rp, lines, tmp, outdir, fstype):
+    """a.runs runs of curl and of the watcher on the replay file rp, alternating; prints the table."""
+    size = os.path.getsize(rp)
+    mb = size / 1e6
+    load0 = os.getloadavg()
+    print(f"\nstream: {os.path.basename(stream)} x{repeat} with new uids and resourceVersions = {lines} "
+          f"events, {mb:.1f} MB ({size / lines / 1e3:.1f} KB/event); {a.runs} runs of each, alternating; "
+          f"load average {load0[0]:.2f} before", flush=True)
+    curl, ww_runs = [], []
+    for i in range(a.runs):
+        for which in ([0, 1] if i % 2 == 0 else [1, 0]):
+            if which == 0:
+                curl.append(run_curl(rp, size, tmp, outdir))
+            else:
+                ww_runs.append(run_watcher(ww, rp, lines, tmp, outdir))
+        print(f"  run {i + 1}: curl {mb / curl[-1]['s']:,.0f} MB/s, watcher {mb / ww_runs[-1]['s']:,.0f} "
+              f"MB/s ({curl[-1]['s'] / ww_runs[-1]['s']:.1%} of curl), {lines} lines checked; "
+              f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    load1 = os.getloadavg()
+    ratios = sorted(c["s"] / w["s"] for c, w in zip(curl, ww_runs))
+    print(f"load average {load1[0]:.2f} after; median of {a.runs}\n")
+    print("| client | s | events/s | MB/s | MB/s min-max | CPU ms/MB (user+sys) | user s | sys s | peak RSS KB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(fmt_row("`curl -s -o FILE URL`", curl, mb, lines))
+    print(fmt_row("workflow-watcher `--sink file://FILE --checkpoint none`", ww_runs, mb, lines))
+    med = statistics.median(ratios)
+    print(f"\nwatcher / curl MB/s, per pair of runs: median {med:.1%}, range {ratios[0]:.1%}-{ratios[-1]:.1%}"
+          f" (goal: at least 60 %: {'met' if med >= 0.6 else 'NOT met'})", flush=True)
+    return {"stream": stream, "repeat": repeat, "bytes": size, "events": lines, "dir": outdir, "fstype": fstype,
+            "load_before": load0, "load_after": load1, "curl": curl, "watcher": ww_runs, "ratio_median": med,
+            "ratios": ratios}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stream", action="append", help=f"recorded stream (repeatable; default {STREAMS})")
@@ -303,6 +352,8 @@ def main():
     ap.add_argument("--dir", default="/dev/shm", help="where curl's file and the sink go (default /dev/shm, a tmpfs)")
     ap.add_argument("--watcher", help="binary to run (default: build-bench/workflow-watcher, -O2)")
     ap.add_argument("--profile", action="store_true", help="also one perf-recorded watcher pass per stream")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="also one repetition of each stream under valgrind --tool=callgrind (who calls what)")
     ap.add_argument("--json", default=os.path.join(DATA, "reflector-results.json"))
     a = ap.parse_args()
     streams = a.stream or STREAMS
@@ -319,47 +370,22 @@ def main():
         print(f"outputs (curl's file and the watcher's sink) in {outdir} ({fstype})")
         results = []
         try:
+            plan = []
             for stream in streams:
-                raw = os.path.getsize(stream)
-                repeat = max(1, round(a.bytes / raw))
+                repeat = max(1, round(a.bytes / os.path.getsize(stream)))
                 rp = replay(stream, repeat)
-                size, lines = os.path.getsize(rp), repeat * count_lines(stream)
-                mb = size / 1e6
-                load0 = os.getloadavg()
-                print(f"\nstream: {os.path.basename(stream)} x{repeat} with new uids and resourceVersions = {lines} "
-                      f"events, {mb:.1f} MB ({size / lines / 1e3:.1f} KB/event); {a.runs} runs of each, alternating; "
-                      f"load average {load0[0]:.2f} before", flush=True)
-                curl, ww_runs = [], []
-                for i in range(a.runs):
-                    order = [0, 1] if i % 2 == 0 else [1, 0]
-                    for which in order:
-                        if which == 0:
-                            curl.append(run_curl(rp, size, tmp, outdir))
-                        else:
-                            ww_runs.append(run_watcher(ww, rp, lines, tmp, outdir))
-                    print(f"  run {i + 1}: curl {mb / curl[-1]['s']:,.0f} MB/s, watcher {mb / ww_runs[-1]['s']:,.0f} "
-                          f"MB/s ({curl[-1]['s'] / ww_runs[-1]['s']:.1%} of curl), "
-                          f"{lines} lines checked", flush=True)
-                load1 = os.getloadavg()
-                ratios = sorted(c["s"] / w["s"] for c, w in zip(curl, ww_runs))
-                print(f"load average {load1[0]:.2f} after; median of {a.runs}\n")
-                print("| client | s | events/s | MB/s | MB/s min-max | CPU ms/MB (user+sys) | user s | sys s | "
-                      "peak RSS KB |")
-                print("|---|---|---|---|---|---|---|---|---|")
-                print(fmt_row("`curl -s -o FILE URL`", curl, mb, lines))
-                print(fmt_row("workflow-watcher `--sink file://FILE --checkpoint none`", ww_runs, mb, lines))
-                med = statistics.median(ratios)
-                print(f"\nwatcher / curl MB/s, per pair of runs: median {med:.1%}, range {ratios[0]:.1%}-{ratios[-1]:.1%}"
-                      f" (goal: at least 60 %: {'met' if med >= 0.6 else 'NOT met'})", flush=True)
-                results.append({"stream": stream, "repeat": repeat, "bytes": size, "events": lines,
-                                "dir": outdir, "fstype": fstype, "load_before": load0, "load_after": load1,
-                                "curl": curl, "watcher": ww_runs, "ratio_median": med, "ratios": ratios})
+                plan.append((stream, repeat, rp, repeat * count_lines(stream)))
+            for stream, repeat, rp, lines in plan if a.runs else []:
+                results.append(measure(a, ww, stream, repeat, rp, lines, tmp, outdir, fstype))
             if a.profile:
-                for stream, r in zip(streams, results):
-                    print(f"\nprofile, one watcher pass of {os.path.basename(stream)} x{r['repeat']} "
+                for stream, repeat, rp, lines in plan:
+                    print(f"\nprofile, one watcher pass of {os.path.basename(stream)} x{repeat} "
                           f"(perf record -e cpu-clock -g, self time):")
-                    profile(ww, replay(stream, r["repeat"]), r["events"], tmp, outdir,
-                            os.path.basename(stream).split(".")[0])
+                    profile(ww, rp, lines, tmp, outdir, os.path.basename(stream).split(".")[0])
+            if a.callgrind:
+                for stream in streams:
+                    print(f"\ncallgrind, one watcher pass of {os.path.basename(stream)} x1 (instructions, inclusive):")
+                    callgrind(ww, stream, tmp, outdir, os.path.basename(stream).split(".")[0])
         finally:
             shutil.rmtree(outdir, ignore_errors=True)
         with open(a.json, "w") as f:
