@@ -52,7 +52,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import benchbuild  # noqa: E402
+import benchlib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "bench", ".data")
@@ -297,7 +297,7 @@ def callgrind(ww, stream, tmp, outdir, name):
 def machine(ww_build):
     model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     curl_v = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-    rev, dirty = benchbuild.commit()
+    rev, dirty = benchlib.commit()
     return (f"{os.cpu_count()} CPUs, {model}; Linux {platform.release()}; {curl_v.split(' (')[0]}; "
             f"watcher {ww_build} at commit {rev}{' (src/ modified)' if dirty else ''}")
 
@@ -315,7 +315,7 @@ def measure(a, ww, stream, repeat, rp, lines, tmp, outdir, fstype):
     """a.runs runs of curl and of the watcher on the replay file rp, alternating; prints the table."""
     size = os.path.getsize(rp)
     mb = size / 1e6
-    load0 = os.getloadavg()
+    load0, ticks0 = os.getloadavg(), benchlib.cpu_ticks()
     print(f"\nstream: {os.path.basename(stream)} x{repeat} with new uids and resourceVersions = {lines} "
           f"events, {mb:.1f} MB ({size / lines / 1e3:.1f} KB/event); {a.runs} runs of each, alternating; "
           f"load average {load0[0]:.2f} before", flush=True)
@@ -329,9 +329,10 @@ def measure(a, ww, stream, repeat, rp, lines, tmp, outdir, fstype):
         print(f"  run {i + 1}: curl {mb / curl[-1]['s']:,.0f} MB/s, watcher {mb / ww_runs[-1]['s']:,.0f} "
               f"MB/s ({curl[-1]['s'] / ww_runs[-1]['s']:.1%} of curl), {lines} lines checked; "
               f"load average {os.getloadavg()[0]:.2f}", flush=True)
-    load1 = os.getloadavg()
+    load1, steal = os.getloadavg(), benchlib.steal_since(ticks0)
     ratios = sorted(c["s"] / w["s"] for c, w in zip(curl, ww_runs))
-    print(f"load average {load1[0]:.2f} after; median of {a.runs}\n")
+    print(f"load average {load1[0]:.2f} after; CPU time stolen by the hypervisor meanwhile {steal:.0%}; "
+          f"median of {a.runs}\n")
     print("| client | s | events/s | MB/s | MB/s min-max | CPU ms/MB (user+sys) | user s | sys s | peak RSS KB |")
     print("|---|---|---|---|---|---|---|---|---|")
     print(fmt_row("`curl -s -o FILE URL`", curl, mb, lines))
@@ -340,8 +341,8 @@ def measure(a, ww, stream, repeat, rp, lines, tmp, outdir, fstype):
     print(f"\nwatcher / curl MB/s, per pair of runs: median {med:.1%}, range {ratios[0]:.1%}-{ratios[-1]:.1%}"
           f" (goal: at least 60 %: {'met' if med >= 0.6 else 'NOT met'})", flush=True)
     return {"stream": stream, "repeat": repeat, "bytes": size, "events": lines, "dir": outdir, "fstype": fstype,
-            "load_before": load0, "load_after": load1, "curl": curl, "watcher": ww_runs, "ratio_median": med,
-            "ratios": ratios}
+            "load_before": load0, "load_after": load1, "steal": steal, "curl": curl, "watcher": ww_runs,
+            "ratio_median": med, "ratios": ratios}
 
 
 def main():
@@ -363,7 +364,7 @@ def main():
         if not os.path.exists(s):
             die(f"{s} is missing: record it with bench/record_stream.sh (see bench/README.md)")
     with tempfile.TemporaryDirectory(prefix="wwbench.") as tmp:
-        ww, ww_build = benchbuild.pinned_watcher(tmp, a.watcher)
+        ww, ww_build = benchlib.pinned_watcher(tmp, a.watcher)
         outdir = tempfile.mkdtemp(prefix="wwbench-out.", dir=a.dir)
         fstype = subprocess.run(["stat", "-f", "-c", "%T", outdir], capture_output=True, text=True).stdout.strip()
         print(f"machine: {machine(ww_build)}")

@@ -1,4 +1,5 @@
-"""benchbuild.py: the watcher binary the benchmarks run, and what it was built from.
+"""benchlib.py: what the benchmarks share: the watcher binary they run (and what it was built from), and the
+CPU time the hypervisor took from this VM while they ran (steal).
 
 Benchmarks are measured at -O2: build-bench/ is configured with meson's
 debugoptimized buildtype (-O2 -g), whatever build/ is, and the binary is
@@ -33,3 +34,15 @@ def commit():
     dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "src", "meson.build"],
                            capture_output=True, text=True).stdout.strip()
     return rev, bool(dirty)
+
+
+def cpu_ticks():
+    """(steal, total) jiffies of all CPUs so far, from /proc/stat."""
+    f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return f[7], sum(f[:8])
+
+
+def steal_since(t0):
+    """Share of CPU time stolen by the hypervisor since cpu_ticks() returned t0."""
+    s1, n1 = cpu_ticks()
+    return (s1 - t0[0]) / max(1, n1 - t0[1])
