@@ -1,28 +1,34 @@
 #!/usr/bin/env bash
-# record_stream.sh CLUSTER_DIR OUT [N]: records a real watch stream of N
-# (default 300) generated Workflows from the API server that
+# record_stream.sh CLUSTER_DIR OUT [N [MIN_BYTES MAX_BYTES]]: records a real
+# watch stream of N (default 300) generated Workflows from the API server that
 # `test/cluster/up CLUSTER_DIR` started: each object is created (ADDED) and
 # then marked Succeeded by a merge patch (MODIFIED). OUT gets the API
-# server's own watch lines, 2*N of them.
+# server's own watch lines, 2*N of them. MIN_BYTES-MAX_BYTES is the stored
+# size range passed to gen_workflows.py (default 20-200 KB).
 set -euo pipefail
-(($# == 2 || $# == 3)) || { echo "usage: $0 CLUSTER_DIR OUT [N]" >&2; exit 2; }
+(($# == 2 || $# == 3 || $# == 5)) || { echo "usage: $0 CLUSTER_DIR OUT [N [MIN_BYTES MAX_BYTES]]" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$1 out=$2 n=${3:-300}
+sizes=()
+(($# == 5)) && sizes=("$4" "$5")
 source "$dir/env"
 pki=$dir/pki
 # A client-go-like User-Agent: for curl's the API server pretty-prints bodies.
-k() { curl -sS -A "workflow-controller/v3.6.4 bench" --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" "$@"; }
+kcurl=(curl -sS -A "workflow-controller/v3.6.4 bench" --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key")
+k() { "${kcurl[@]}" "$@"; }
 wf=$APISERVER_URL/apis/argoproj.io/v1alpha1/namespaces/bench/workflows
 
 objs=$(mktemp)
 trap 'rm -f "$objs"; [[ -n ${watch_pid:-} ]] && kill "$watch_pid" 2>/dev/null || true' EXIT
-python3 "$here/gen_workflows.py" "$n" "$objs"
+python3 "$here/gen_workflows.py" "$n" "$objs" ${sizes[@]:+42 "${sizes[@]}"}
 
 k -o /dev/null -X POST -H 'Content-Type: application/json' "$APISERVER_URL/api/v1/namespaces" \
   -d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench"}}'
 rv=$(k "$wf?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')
 echo "watching from resourceVersion $rv" >&2
-k -N "$wf?watch=true&resourceVersion=$rv&timeoutSeconds=1800" > "$out" &
+# curl itself in the background, not the function k: $! must be curl's pid,
+# or the kill below reaches only a subshell and curl keeps running.
+"${kcurl[@]}" -N "$wf?watch=true&resourceVersion=$rv&timeoutSeconds=1800" > "$out" &
 watch_pid=$!
 
 while IFS= read -r obj; do
