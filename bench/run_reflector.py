@@ -365,7 +365,7 @@ def main():
             die(f"{s} is missing: record it with bench/record_stream.sh (see bench/README.md)")
     with tempfile.TemporaryDirectory(prefix="wwbench.") as tmp:
         ww, ww_build = benchlib.pinned_watcher(tmp, a.watcher)
-        outdir = tempfile.mkdtemp(prefix="wwbench-out.", dir=a.dir)
+        outdir = tempfile.mkdtemp(prefix="wwbench-out.", dir=os.path.abspath(a.dir))  # the watcher runs elsewhere
         fstype = subprocess.run(["stat", "-f", "-c", "%T", outdir], capture_output=True, text=True).stdout.strip()
         print(f"machine: {machine(ww_build)}")
         print(f"outputs (curl's file and the watcher's sink) in {outdir} ({fstype})")
