@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/backoff.h"
+#include "core/hash.h"
 #include "core/io.h"
 #include "core/log.h"
 #include "encode/encode.h"
@@ -301,15 +302,9 @@ static void reset_batch(ww_pipeline *p) {
     ww_buf_reset(&p->ids);
 }
 
-static uint64_t key_hash(const char *k) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *k; k++) h = (h ^ (unsigned char)*k) * 1099511628211ull;
-    return h;
-}
-
 /* Adds key to the current call's set: 0 if it was there already. */
 static int key_add(ww_pipeline *p, const char *key) {
-    size_t mask = p->keyset_cap - 1, i = (size_t)key_hash(key) & mask;
+    size_t mask = p->keyset_cap - 1, i = (size_t)ww_hash_str(key) & mask;
     for (; p->keyset[i]; i = (i + 1) & mask)
         if (!strcmp(p->keyset[i], key)) return 0;
     p->keyset[i] = key;
@@ -322,7 +317,7 @@ static int key_add(ww_pipeline *p, const char *key) {
  * earlier one of its object is unacknowledged, whatever the sink answers. */
 static size_t pick(ww_pipeline *p, size_t from) {
     int ordered = p->sink->type->in_order;
-    memset(p->keyset, 0, p->keyset_cap * sizeof *p->keyset);
+    if (!ordered) memset(p->keyset, 0, p->keyset_cap * sizeof *p->keyset);
     size_t k = 0;
     for (size_t i = from; i < p->n; i++) {
         entry *e = &p->ents[i];
@@ -461,8 +456,8 @@ ww_rc ww_pipeline_new(const ww_pipeline_opts *o, ww_tracker *t, ww_sink *sink, w
     p->msgs = malloc((o->batch_messages + 1) * sizeof *p->msgs);
     p->acks = malloc((o->batch_messages + 1) * sizeof *p->acks);
     p->sent = malloc((o->batch_messages + 1) * sizeof *p->sent);
-    for (p->keyset_cap = 16; p->keyset_cap < 2 * (o->batch_messages + 1); p->keyset_cap *= 2) {
-    }
+    p->keyset_cap = 16; /* a power of two, at most half full */
+    while (p->keyset_cap < 2 * (o->batch_messages + 1)) p->keyset_cap *= 2;
     p->keyset = malloc(p->keyset_cap * sizeof *p->keyset);
     ww_buf_init(&p->data, o->batch_bytes + o->max_message + 65536);
     ww_buf_init(&p->ids, 1 << 30);

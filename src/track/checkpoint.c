@@ -193,10 +193,10 @@ ww_rc ww_checkpoint_read(ww_tracker *t, const ww_ckpt_identity *id, const char *
         for (size_t i = 0; i < t->n_streams; i++) {
             ww_stream *st = &t->streams[i];
             if ((!ns && !st->namespace_) || (ns && st->namespace_ && !strcmp(ns, st->namespace_))) {
-                /* An open snapshot at the save: list again, never replay. */
-                snprintf(st->rv, sizeof st->rv, "%s", relist || !rv ? "" : rv);
-                if (relist && rv) snprintf(st->relist_from, sizeof st->relist_from, "%s", rv);
+                snprintf(st->rv, sizeof st->rv, "%s", rv ? rv : "");
                 st->listed = listed;
+                /* An open snapshot at the save: list again, never replay. */
+                if (relist) ww_tracker_relist(t, i);
                 matched = 1;
             }
         }
@@ -277,60 +277,40 @@ ww_rc ww_checkpoint_journal_kind(const ww_tracker *t, ww_buf *out) {
     return journal_line(out, f);
 }
 
-/* Every stream lists first (and diffs) at this start. */
-static void relist_all(ww_tracker *t) {
-    for (size_t i = 0; i < t->n_streams; i++) {
-        ww_stream *s = &t->streams[i];
-        if (s->rv[0]) s->listed = 1;
-        s->rv[0] = 0;
-    }
-}
-
 ww_rc ww_checkpoint_read_journal(ww_tracker *t, const char *data, size_t n, size_t *applied, size_t *damaged) {
     *applied = *damaged = 0;
     const char *p = data, *end = data + n;
     while (p < end) {
         const char *le = memchr(p, '\n', (size_t)(end - p));
         if (!le) break; /* torn last record: its batch was never published */
+        /* the checksum is the last field; it covers the text before it */
+        const char *tab = memrchr(p, '\t', (size_t)(le - p));
+        int ok = tab && le - tab == 9;
+        if (ok) {
+            char want[16];
+            snprintf(want, sizeof want, "%08lx", crc32_z(0L, (const Bytef *)p, (size_t)(tab - p)));
+            ok = !memcmp(want, tab + 1, 8);
+        }
         char line[1024];
         char *f[6];
-        int nf = split_line(p, le, &line, f, 6);
+        int nf = ok ? split_line(p, tab, &line, f, 5) : 0;
         p = le + 1;
-        /* the checksum is the last field; it covers the text before it */
-        const char *crc_s = nf >= 3 && nf <= 5 ? f[nf - 1] : NULL;
-        int ok = crc_s && strlen(crc_s) == 8;
-        if (ok) {
-            size_t fl = (size_t)(crc_s - 1 - line);
-            char want[16];
-            /* split_line cut the copy at tabs: rebuild the fields' text */
-            char text[1024];
-            memcpy(text, line, fl);
-            for (size_t k = 0; k < fl; k++)
-                if (!text[k]) text[k] = '\t';
-            snprintf(want, sizeof want, "%08lx", crc32_z(0L, (const Bytef *)text, fl));
-            ok = !strcmp(want, crc_s);
-        }
-        if (ok && nf == 4 && !strcmp(f[0], JOURNAL_KIND)) {
+        if (nf == 3 && !strcmp(f[0], JOURNAL_KIND)) {
             if (!t->kind[0]) {
                 snprintf(t->api_version, sizeof t->api_version, "%s", f[1]);
                 snprintf(t->kind, sizeof t->kind, "%s", f[2]);
             }
             continue;
         }
-        if (ok && nf == 3 && !strcmp(f[0], JOURNAL_RELIST)) {
+        if (nf == 2 && !strcmp(f[0], JOURNAL_RELIST)) {
             /* a snapshot was open over the RV: list again, never replay */
             for (size_t i = 0; i < t->n_streams; i++) {
-                ww_stream *s = &t->streams[i];
-                const char *ns = s->namespace_ ? s->namespace_ : "*";
-                if (!strcmp(ns, f[1])) {
-                    if (s->rv[0]) memcpy(s->relist_from, s->rv, sizeof s->relist_from);
-                    if (s->rv[0]) s->listed = 1;
-                    s->rv[0] = 0;
-                }
+                const char *ns = t->streams[i].namespace_;
+                if (!strcmp(ns ? ns : "*", f[1])) ww_tracker_relist(t, i);
             }
             continue;
         }
-        if (!ok || nf != 5 || !f[0][0] || !f[3][0]) {
+        if (nf != 4 || !f[0][0] || !f[3][0]) {
             (*damaged)++;
             continue;
         }
@@ -343,7 +323,7 @@ ww_rc ww_checkpoint_read_journal(ww_tracker *t, const char *data, size_t n, size
     }
     /* A damaged record may have been a marker: relisting is always safe. */
     if (*damaged) {
-        relist_all(t);
+        for (size_t i = 0; i < t->n_streams; i++) ww_tracker_relist(t, i);
         t->journal_damaged = 1;
     }
     return WW_OK;

@@ -4,11 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash(const char *s) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
+#include "core/hash.h"
 
 void ww_index_init(ww_index *ix) { memset(ix, 0, sizeof *ix); }
 
@@ -32,7 +28,7 @@ const char *ww_index_rv(const ww_index_entry *e) {
 
 static ww_index_entry *find(ww_index *ix, const char *uid, int for_insert) {
     if (!ix->cap) return NULL;
-    size_t mask = ix->cap - 1, i = (size_t)hash(uid) & mask;
+    size_t mask = ix->cap - 1, i = (size_t)ww_hash_str(uid) & mask;
     ww_index_entry *first_tomb = NULL;
     for (size_t n = 0; n < ix->cap; n++, i = (i + 1) & mask) {
         ww_index_entry *e = &ix->slots[i];

@@ -46,7 +46,7 @@ void ww_tracker_forget(ww_tracker *t) {
     t->journal_damaged = 0;
     for (size_t i = 0; i < t->n_streams; i++) {
         ww_stream *s = &t->streams[i];
-        s->rv[0] = 0;
+        s->rv[0] = s->relist_from[0] = 0;
         s->listed = s->open = s->open_durable = 0;
     }
 }
@@ -291,6 +291,14 @@ int ww_tracker_needs_open_marker(const ww_tracker *t, const ww_commit *op) {
     if (op->stream >= t->n_streams) return 0;
     const ww_stream *s = &t->streams[op->stream];
     return s->open && !s->open_durable;
+}
+
+void ww_tracker_relist(ww_tracker *t, size_t stream) {
+    ww_stream *s = &t->streams[stream];
+    if (!s->rv[0]) return;
+    memcpy(s->relist_from, s->rv, sizeof s->relist_from);
+    s->listed = 1;
+    s->rv[0] = 0;
 }
 
 void ww_tracker_open_durable(ww_tracker *t, size_t stream) {

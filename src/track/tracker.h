@@ -125,6 +125,9 @@ int ww_tracker_unknown(ww_tracker *t, const ww_commit *op);
  * (a journal marker; then ww_tracker_open_durable). */
 int ww_tracker_needs_open_marker(const ww_tracker *t, const ww_commit *op);
 void ww_tracker_open_durable(ww_tracker *t, size_t stream);
+/* The stream lists first at this start, as a diff (its snapshot over its
+ * RV did not complete, or the journal was damaged). */
+void ww_tracker_relist(ww_tracker *t, size_t stream);
 /* Records that op's object may have been published: a pending index entry
  * (a relist publishes it again if it is still there, and a recovered
  * DELETED if it is gone; a replayed watch event is not suppressed). */

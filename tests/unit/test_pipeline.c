@@ -176,6 +176,21 @@ static void run(ww_tracker *t, ww_queue *q, const ww_pipeline_opts *o) {
     ww_pipeline_free(p);
 }
 
+/* Fresh doubles, an empty queue and a tracker of namespaces ns (n == 0:
+ * all) whose first stream is at rv ("" or NULL: none yet). */
+static void fresh(ww_queue *q, ww_tracker *t, char *const *ns, size_t n, const char *rv, int listed) {
+    reset_doubles();
+    ww_queue_init(q, 1 << 24);
+    assert_int_equal(ww_tracker_init(t, ns, n, NULL, NULL), WW_OK);
+    snprintf(t->streams[0].rv, sizeof t->streams[0].rv, "%s", rv ? rv : "");
+    t->streams[0].listed = listed;
+}
+
+static void finish(ww_tracker *t, ww_queue *q) {
+    ww_tracker_free(t);
+    ww_queue_destroy(q);
+}
+
 /* Where (call, position) id was first sent; -1 if never. */
 static int first_call(const char *id) {
     for (size_t c = 0; c < g_sink.n_calls; c++)
@@ -192,13 +207,9 @@ static int first_call(const char *id) {
  * key, and nothing acknowledged is sent again. */
 static void test_per_object_order_whatever_the_sink_answers(void **state) {
     (void)state;
-    reset_doubles();
     ww_queue q;
-    ww_queue_init(&q, 1 << 24);
     ww_tracker t;
-    assert_int_equal(ww_tracker_init(&t, NULL, 0, NULL, NULL), WW_OK);
-    snprintf(t.streams[0].rv, sizeof t.streams[0].rv, "1");
-    t.streams[0].listed = 1;
+    fresh(&q, &t, NULL, 0, "1", 1);
     push(&q, WW_DELTA_ADDED, "x", "2");
     push(&q, WW_DELTA_ADDED, "y", "3");
     push(&q, WW_DELTA_MODIFIED, "x", "4");
@@ -223,8 +234,7 @@ static void test_per_object_order_whatever_the_sink_answers(void **state) {
         for (size_t i = 0; i < g_sink.calls[c].n; i++) y3 += !strcmp(g_sink.calls[c].ids[i], "y/3");
     assert_int_equal(y3, 1);
     assert_string_equal(t.streams[0].rv, "6");
-    ww_tracker_free(&t);
-    ww_queue_destroy(&q);
+    finish(&t, &q);
 }
 
 /* The review's first scenario: a relist without 410 over stream RV 100;
@@ -239,13 +249,9 @@ static void test_open_snapshot_is_durable_before_it_publishes(void **state) {
     ww_pipeline_opts o = opts();
     char err[256];
     for (int ended = 0; ended < 2; ended++) {
-        reset_doubles();
         ww_queue q;
-        ww_queue_init(&q, 1 << 24);
         ww_tracker t;
-        assert_int_equal(ww_tracker_init(&t, ns, 1, NULL, NULL), WW_OK);
-        snprintf(t.streams[0].rv, sizeof t.streams[0].rv, "100");
-        t.streams[0].listed = 1;
+        fresh(&q, &t, ns, 1, "100", 1);
         t.loaded_written = (long long)time(NULL);
         assert_int_equal(ww_index_put(&t.index, "u1", "ns", "w-u1", "90", 0, 0, 0), WW_OK);
         push(&q, WW_DELTA_SNAPSHOT_BEGIN, NULL, NULL);
@@ -291,13 +297,9 @@ static void test_open_snapshot_is_durable_before_it_publishes(void **state) {
  * by one interval, not two). */
 static void test_first_save_counts_from_the_loaded_checkpoint(void **state) {
     (void)state;
-    reset_doubles();
     ww_queue q;
-    ww_queue_init(&q, 1 << 24);
     ww_tracker t;
-    assert_int_equal(ww_tracker_init(&t, NULL, 0, NULL, NULL), WW_OK);
-    snprintf(t.streams[0].rv, sizeof t.streams[0].rv, "1");
-    t.streams[0].listed = 1;
+    fresh(&q, &t, NULL, 0, "1", 1);
     t.loaded_written = (long long)time(NULL) - 2000; /* older than the interval */
     push(&q, WW_DELTA_ADDED, "x", "2");
     push(&q, WW_DELTA_BOOKMARK, NULL, "3");
@@ -306,31 +308,24 @@ static void test_first_save_counts_from_the_loaded_checkpoint(void **state) {
     run(&t, &q, &o);
     /* one save when the first batch was committed, one at the end */
     assert_int_equal(g_store.saves, 2);
-    ww_tracker_free(&t);
-    ww_queue_destroy(&q);
+    finish(&t, &q);
 
-    reset_doubles();
-    ww_queue_init(&q, 1 << 24);
-    assert_int_equal(ww_tracker_init(&t, NULL, 0, NULL, NULL), WW_OK);
-    snprintf(t.streams[0].rv, sizeof t.streams[0].rv, "1");
+    fresh(&q, &t, NULL, 0, "1", 0);
     t.loaded_written = (long long)time(NULL); /* just saved: only the final save */
     push(&q, WW_DELTA_ADDED, "x", "2");
     push(&q, WW_DELTA_BOOKMARK, NULL, "3");
     run(&t, &q, &o);
     assert_int_equal(g_store.saves, 1);
-    ww_tracker_free(&t);
-    ww_queue_destroy(&q);
+    finish(&t, &q);
 }
 
 /* A stream's first complete list is saved at once, whatever the interval:
  * a restart before that save would list again as if for the first time. */
 static void test_first_complete_list_is_saved_at_once(void **state) {
     (void)state;
-    reset_doubles();
     ww_queue q;
-    ww_queue_init(&q, 1 << 24);
     ww_tracker t;
-    assert_int_equal(ww_tracker_init(&t, NULL, 0, NULL, NULL), WW_OK);
+    fresh(&q, &t, NULL, 0, NULL, 0);
     t.loaded_written = (long long)time(NULL); /* the interval (1000 s) is not due */
     push(&q, WW_DELTA_SNAPSHOT_BEGIN, NULL, NULL);
     push(&q, WW_DELTA_SNAPSHOT_ITEM, "x", "2");
@@ -340,8 +335,7 @@ static void test_first_complete_list_is_saved_at_once(void **state) {
     o.linger_s = 0;
     run(&t, &q, &o);
     assert_int_equal(g_store.saves, 2); /* at the list's end, and the final one */
-    ww_tracker_free(&t);
-    ww_queue_destroy(&q);
+    finish(&t, &q);
 }
 
 int main(void) {

@@ -269,7 +269,7 @@ static void test_torn_line_that_cannot_be_cut_fails(void **state) {
 static void test_error_before_the_line_is_retried(void **state) {
     (void)state;
     int fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
-    if (fd < 0) skip();
+    assert_true(fd >= 0); /* Linux always has /dev/full; without it this test cannot say anything */
     ww_msg *m = messages(2, 10);
     ww_ack acks[2];
     ww_sink *s = open_sink();
